@@ -1,0 +1,26 @@
+"""The ``autotts`` command. Each command lives in its own thin module that only handles arguments
+and presentation; the work is done by the library."""
+
+from __future__ import annotations
+
+import typer
+
+from . import data as data_cmd
+from . import eval as eval_cmd
+from . import reproduce as reproduce_cmd
+
+app = typer.Typer(
+    name="autotts",
+    help="Discover test-time-scaling policies for reasoning models by search over a replay environment.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cmd.app, name="data")
+app.command("eval")(eval_cmd.eval_command)
+app.command("reproduce")(reproduce_cmd.reproduce_command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,100 @@
+"""``autotts data``: install, list and check replay stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..data import ALL_STORES, FetchError, StoreError, data_dir, fetch_store, load_store_file
+from ..data.fetch import installed_path
+from .common import console, fail, progress_bar
+
+app = typer.Typer(help="Install, list and check replay stores.", no_args_is_help=True)
+
+
+@app.command("fetch")
+def fetch_command(
+    source: str = typer.Option(
+        "", "--from", help="Mirror folder or URL holding MODEL/BENCH.json[.gz]; default: the upstream address."
+    ),
+    data_dir_opt: Path = typer.Option(
+        None, "--data-dir", help="Where to install (default $AUTOTTS_DATA_DIR or ~/.cache/autotts)."
+    ),
+    store: list[str] = typer.Option(None, "--store", help="Only these stores (repeatable); default all twelve."),
+    force: bool = typer.Option(False, "--force", help="Install again even when present and intact."),
+) -> None:
+    """Install replay stores, verifying the SHA-256 of every file's JSON content.
+
+    Examples:
+
+      autotts data fetch --from ../shared/replay
+
+      autotts data fetch --store Qwen3-4B/aime24 --data-dir /tmp/autotts-data
+    """
+    root = data_dir(data_dir_opt)
+    names = store or list(ALL_STORES)
+    installed = skipped = 0
+    with progress_bar("fetching", len(names)) as advance:
+        for name in names:
+            try:
+                item = fetch_store(name, root, source, force)
+            except FetchError as exc:
+                fail(str(exc))
+            installed += not item.skipped
+            skipped += item.skipped
+            advance()
+    console.print(f"{installed} installed, {skipped} already present and verified, in {root}")
+
+
+@app.command("list")
+def list_command(
+    data_dir_opt: Path = typer.Option(None, "--data-dir", help="Data directory to list."),
+) -> None:
+    """Show the installed stores: questions, branches, probe interval, mean branch tokens and the
+    accuracy of a majority vote over the whole pool.
+
+    Example: autotts data list
+    """
+    root = data_dir(data_dir_opt)
+    table = Table(title=f"Replay stores in {root}")
+    for column in ("store", "questions", "branches", "Δ", "mean branch tokens", "majority@pool %"):
+        table.add_column(column, justify="left" if column == "store" else "right")
+    found = 0
+    for name in ALL_STORES:
+        path = installed_path(name, root)
+        if not path.is_file():
+            continue
+        found += 1
+        try:
+            s = load_store_file(path, name).summary()
+        except StoreError as exc:
+            fail(str(exc))
+        table.add_row(
+            name,
+            str(s.questions),
+            str(s.branches),
+            str(s.probe_freq),
+            f"{s.mean_branch_tokens:,.0f}",
+            f"{s.majority_accuracy:.1f}",
+        )
+    if not found:
+        fail(f"no stores installed in {root}; run `autotts data fetch --from ../shared/replay`", code=1)
+    console.print(table)
+
+
+@app.command("check")
+def check_command(files: list[Path] = typer.Argument(..., help="Replay files (.json or .json.gz).")) -> None:
+    """Validate replay files against the store schema; a defect is reported with the file, the
+    question index and the field, and exit code 2.
+
+    Example: autotts data check my-model/aime24.json
+    """
+    for path in files:
+        try:
+            store = load_store_file(path)
+        except StoreError as exc:
+            fail(str(exc))
+        s = store.summary()
+        console.print(f"[green]ok[/] {path}: {s.questions} questions × {s.branches} branches, Δ={s.probe_freq}")

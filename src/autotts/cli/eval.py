@@ -1,0 +1,136 @@
+"""``autotts eval``: evaluate controllers over stores and β values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ..controllers import ControllerLoadError
+from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
+from ..evaluation import EXECUTORS, CellResult, ControllerSpec, evaluate, grid
+from ..evaluation.summary import mean_rows
+from .common import console, err_console, fail, parse_floats, parse_params, progress_bar
+
+
+def eval_command(
+    controller: list[str] = typer.Option(
+        ..., "--controller", "-c", help="Registry name or FILE.py[:Class] (repeatable)."
+    ),
+    store: list[str] = typer.Option(None, "--store", "-s", help="MODEL/BENCH (repeatable; globs like 'Qwen3-4B/*')."),
+    split: str = typer.Option(None, "--split", help="search (aime24), heldout (aime25, hmmt25) or all."),
+    beta: list[str] = typer.Option(["1.0"], "--beta", "-b", help="β values (repeatable, or comma-separated)."),
+    seeds: int = typer.Option(100, "--seeds", min=1, help="Seeds 0..N-1 per question."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
+    executor: str = typer.Option("process", "--executor", help=f"One of {', '.join(EXECUTORS)}."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Override a controller knob: key=value (repeatable)."),
+    traces: Path = typer.Option(None, "--traces", help="Write every episode's action trace to this JSONL file."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of rows instead of a table."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first controller error."),
+) -> None:
+    """Evaluate controllers: one row per (controller, β, store), plus means over stores.
+
+    Examples:
+
+      autotts eval -c sc -c cmc --store Qwen3-4B/aime24 --beta 0.5 --beta 1
+
+      autotts eval -c cmc --split heldout --beta 0,0.25,0.5,0.75,1 --json
+
+      autotts eval -c my_controller.py --split search --traces traces.jsonl
+
+      autotts eval -c parallel-probe --param T=20 --store 'Qwen3-8B/*'
+    """
+    names = _stores(store, split)
+    betas = parse_floats(beta, "--beta")
+    overrides = parse_params(param)
+    specs = [ControllerSpec(ref, overrides) for ref in controller]
+    for spec in specs:
+        try:
+            spec.build(betas[0])
+        except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
+            fail(str(exc).strip("'\""))
+    cells = grid(specs, betas, names, seeds)
+    total_blocks = sum(-(-c.seeds // 25) for c in cells)
+    try:
+        with progress_bar(f"evaluating {len(cells)} cells", total_blocks, enabled=not as_json) as advance:
+            results = evaluate(
+                cells,
+                jobs=jobs or None,
+                executor=executor,
+                want_traces=traces is not None,
+                fail_fast=fail_fast,
+                on_block=lambda _b: advance(),
+            )
+    except Exception as exc:
+        if fail_fast:
+            fail(f"controller error (--fail-fast): {type(exc).__name__}: {exc}", code=1)
+        raise
+    if traces is not None:
+        _write_traces(traces, results)
+    rows = [r.row() for r in results]
+    if as_json:
+        print(json.dumps(rows + mean_rows(results), indent=1))
+    else:
+        console.print(_table(results))
+    failures = [f for r in results for f in r.failures]
+    if failures:
+        err_console.print(f"[bold red]{len(failures)} episode(s) raised[/]; counted as wrong. First ones:")
+        for failure in failures[:5]:
+            err_console.print(f"  {failure}".rstrip(), highlight=False)
+        raise typer.Exit(1)
+
+
+def _stores(store: list[str] | None, split: str | None) -> list[str]:
+    if not store and not split:
+        fail("name stores with --store MODEL/BENCH or --split search|heldout|all")
+    try:
+        names = resolve_store_names(store, split)
+        for name in names:
+            load_store(name)
+    except (StoreNotInstalled, StoreError, ValueError) as exc:
+        fail(str(exc))
+    return names
+
+
+def _write_traces(path: Path, results: list[CellResult]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for result in results:
+            for record in result.traces:
+                handle.write(json.dumps(record) + "\n")
+    err_console.print(f"traces written to {path}")
+
+
+def _table(results: list[CellResult]) -> Table:
+    table = Table(title="autotts eval")
+    for column in ("controller", "β", "store", "accuracy %", "95% CI", "tokens", "latency tokens", "seeds"):
+        table.add_column(column, justify="left" if column in ("controller", "store") else "right")
+    for r in results:
+        low, high = r.accuracy_ci
+        table.add_row(
+            r.controller,
+            f"{r.beta:g}",
+            r.store,
+            f"{r.accuracy:.2f}",
+            f"[{low:.1f}, {high:.1f}]",
+            f"{r.mean_tokens:,.0f}",
+            f"{r.mean_latency:,.0f}",
+            str(r.seeds),
+        )
+    means = mean_rows(results)
+    if means:
+        table.add_section()
+        for m in means:
+            table.add_row(
+                m["controller"],
+                f"{m['beta']:g}",
+                m["store"],
+                f"{m['accuracy']:.2f}",
+                "",
+                f"{m['tokens']:,.0f}",
+                f"{m['latency_tokens']:,.0f}",
+                str(m["seeds"]),
+            )
+    return table

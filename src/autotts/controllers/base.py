@@ -1,0 +1,84 @@
+"""The controller base class and the registry of named controllers.
+
+A controller is decision logic only: the episode charges and records every action. It has one public
+knob, β ∈ [0, 1]; :meth:`Controller.schedule` derives every hyperparameter from β (larger β, more
+budget). Baselines also accept their published parameters as keyword overrides for experiments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ..env.core import DEFAULT_MAX_BRANCHES, Episode
+
+
+class Controller:
+    """Base class. Subclasses set ``name``, implement ``schedule(beta)`` and ``run(episode)``.
+
+    ``run`` plays one episode through ``episode.spawn / advance / read_full / prune`` and returns
+    the chosen answer (or None). ``self.params`` holds ``schedule(beta)`` with any overrides.
+    """
+
+    name: ClassVar[str] = ""
+    #: ceiling on opened branches for this controller's episodes (the pool when larger)
+    max_branches: ClassVar[int] = DEFAULT_MAX_BRANCHES
+
+    def __init__(self, beta: float = 1.0, **overrides: Any):
+        self.beta = float(beta)
+        params = dict(self.schedule(min(max(self.beta, 0.0), 1.0)))
+        unknown = sorted(set(overrides) - set(params))
+        if unknown:
+            known = ", ".join(sorted(params)) or "none"
+            raise ValueError(f"{type(self).__name__}: unknown parameter(s) {', '.join(unknown)}; known: {known}")
+        for key, value in overrides.items():
+            params[key] = type(params[key])(value) if params[key] is not None else value
+        self.params: dict[str, Any] = params
+
+    @classmethod
+    def schedule(cls, beta: float) -> dict[str, Any]:
+        """Every hyperparameter as a pure function of β ∈ [0, 1]."""
+        return {}
+
+    def run(self, episode: Episode) -> str | None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())
+        return f"{self.name or type(self).__name__}(β={self.beta:g}; {shown})"
+
+
+def budget_k(beta: float, ceiling: int = 64, floor: int = 1) -> int:
+    """The budget-ceiling schedule used by the baselines: round(ceiling ** β), at least ``floor``."""
+    return max(floor, round(ceiling ** min(max(beta, 0.0), 1.0)))
+
+
+# ---------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, type[Controller]] = {}
+
+
+def register(name: str) -> Callable[[type[Controller]], type[Controller]]:
+    """Class decorator: make a controller available by ``name`` (``--controller NAME``)."""
+
+    def wrap(cls: type[Controller]) -> type[Controller]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"controller name {name!r} is already registered")
+        _REGISTRY[name] = cls
+        if not cls.name:
+            cls.name = name
+        return cls
+
+    return wrap
+
+
+def registered() -> dict[str, type[Controller]]:
+    """Name -> class of every registered controller."""
+    return dict(_REGISTRY)
+
+
+def get_controller_class(name: str) -> type[Controller]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown controller {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None

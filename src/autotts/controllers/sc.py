@@ -1,0 +1,20 @@
+"""Self-consistency (SC@k): read k branches whole and take the majority."""
+
+from __future__ import annotations
+
+from ..env.core import Episode
+from .base import Controller, budget_k, register
+from .votes import majority
+
+
+@register("sc")
+class SelfConsistency(Controller):
+    """SC@k. β = 1 is SC@64; k = round(64^β)."""
+
+    @classmethod
+    def schedule(cls, beta: float) -> dict:
+        return {"k": budget_k(beta)}
+
+    def run(self, episode: Episode) -> str | None:
+        answers = episode.read_full(self.params["k"])
+        return majority(answers)

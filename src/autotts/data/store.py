@@ -1,0 +1,249 @@
+"""Replay stores: loading the upstream JSON, checking its schema, and the fast internal form.
+
+A store is one (model, benchmark) pair, e.g. ``Qwen3-4B/aime24``: for each question, a pool of
+pre-sampled reasoning branches, each with the answers probed after every ``probe_freq`` tokens, its
+total token count and its final answer.
+
+The internal form keeps answers as interned ``str`` objects inside tuples (the replay loop compares
+and counts them, and interned strings hash once), plus per-question numpy arrays of small integer
+answer ids for the vectorised analyses (oracle bounds, majority over the pool).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ERR = "ERR"  # the upstream marker for "no answer could be extracted"; an ordinary answer in votes
+
+
+class StoreError(ValueError):
+    """A replay file is malformed. The message names the file, the question index and the field."""
+
+    def __init__(self, path: str | Path, message: str, *, question: int | None = None, field: str | None = None):
+        self.path = str(path)
+        self.question = question
+        self.field = field
+        where = [self.path]
+        if question is not None:
+            where.append(f"question {question}")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(f"{': '.join(where)}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """One pre-sampled reasoning branch.
+
+    ``steps`` are the answers revealed by successive advances: the probe answers, then the final
+    answer. ``probes`` is their count L; the advance with index L reveals the final answer.
+    """
+
+    probes: int
+    tokens: int
+    final: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question of a store: its branch pool and (unless stripped) its gold answer."""
+
+    index: int
+    text: str
+    gold: str | None
+    probe_freq: int
+    branches: tuple[Branch, ...]
+
+    def without_gold(self) -> Question:
+        """A copy that carries no gold answer, for processes that must not see it."""
+        return Question(self.index, self.text, None, self.probe_freq, self.branches)
+
+
+@dataclass(slots=True)
+class Store:
+    """All questions of one (model, benchmark) pair."""
+
+    name: str
+    questions: list[Question]
+    source: str = ""
+    _ids: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def model(self) -> str:
+        return self.name.split("/")[0]
+
+    @property
+    def benchmark(self) -> str:
+        return self.name.split("/")[-1]
+
+    def without_gold(self) -> Store:
+        return Store(self.name, [q.without_gold() for q in self.questions], self.source)
+
+    def summary(self) -> StoreSummary:
+        return StoreSummary.of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerMatrix:
+    """Integer view of one question: answer ids per branch, for vectorised analyses.
+
+    ``vocab[i]`` is the answer string of id ``i``; ``final[b]`` the final-answer id of branch ``b``;
+    ``gold`` the id of the gold answer, or -1 when no branch ever gave it.
+    """
+
+    vocab: tuple[str, ...]
+    final: np.ndarray
+    tokens: np.ndarray
+    probes: np.ndarray
+    gold: int
+
+    @classmethod
+    def of(cls, question: Question) -> AnswerMatrix:
+        vocab: dict[str, int] = {}
+        for branch in question.branches:
+            for answer in branch.steps:
+                vocab.setdefault(answer, len(vocab))
+        final = np.array([vocab[b.final] for b in question.branches], dtype=np.int32)
+        tokens = np.array([b.tokens for b in question.branches], dtype=np.int64)
+        probes = np.array([b.probes for b in question.branches], dtype=np.int32)
+        gold = vocab.get(question.gold, -1) if question.gold is not None else -1
+        return cls(tuple(vocab), final, tokens, probes, gold)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSummary:
+    """What ``autotts data list`` shows of a store."""
+
+    name: str
+    questions: int
+    branches: int
+    probe_freq: int
+    mean_branch_tokens: float
+    majority_accuracy: float
+
+    @classmethod
+    def of(cls, store: Store) -> StoreSummary:
+        correct = 0
+        tokens = []
+        for question in store.questions:
+            m = AnswerMatrix.of(question)
+            counts = np.bincount(m.final, minlength=len(m.vocab))
+            # ties go to the answer seen first in pool order, as in every vote here
+            first_seen = {a: i for i, a in reversed(list(enumerate(m.final.tolist())))}
+            leader = max(range(len(counts)), key=lambda a: (counts[a], -first_seen.get(a, 1 << 30)))
+            correct += int(leader == m.gold)
+            tokens.append(m.tokens.mean())
+        n = len(store.questions)
+        freqs = {q.probe_freq for q in store.questions}
+        return cls(
+            name=store.name,
+            questions=n,
+            branches=min(len(q.branches) for q in store.questions) if n else 0,
+            probe_freq=freqs.pop() if len(freqs) == 1 else -1,
+            mean_branch_tokens=float(np.mean(tokens)) if tokens else 0.0,
+            majority_accuracy=100.0 * correct / n if n else 0.0,
+        )
+
+
+# ---------------------------------------------------------------- loading and schema check
+
+
+def read_json(path: Path) -> object:
+    """Parse a plain or gzip-compressed JSON file; a syntax error names the file and position."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise StoreError(path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise StoreError(path, f"cannot be read: {exc}") from None
+
+
+def _require(obj: dict, key: str, kind: type | tuple[type, ...], path: Path, q: int) -> object:
+    if key not in obj:
+        raise StoreError(path, "missing", question=q, field=key)
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise StoreError(path, f"must be {names}, got {type(value).__name__}", question=q, field=key)
+    return value
+
+
+def _parse_branch(raw: object, path: Path, q: int, b: int, intern: dict[str, str]) -> Branch:
+    where = f"each_branch[{b}]"
+    if not isinstance(raw, list) or len(raw) != 3:
+        raise StoreError(path, "must be [probe_answers, branch_tokens, final_answer]", question=q, field=where)
+    probes, tokens, final = raw
+    if not isinstance(probes, list) or not all(isinstance(a, str) for a in probes):
+        raise StoreError(path, "must be a list of strings", question=q, field=f"{where}.probe_answers")
+    if not isinstance(tokens, int) or isinstance(tokens, bool):
+        raise StoreError(path, f"must be an integer, got {tokens!r}", question=q, field=f"{where}.branch_tokens")
+    if tokens < 0:
+        raise StoreError(path, f"must not be negative, got {tokens}", question=q, field=f"{where}.branch_tokens")
+    if not isinstance(final, str):
+        raise StoreError(path, f"must be a string, got {final!r}", question=q, field=f"{where}.final_answer")
+    steps = tuple(intern.setdefault(a, sys.intern(a)) for a in (*probes, final))
+    return Branch(probes=len(probes), tokens=tokens, final=steps[-1], steps=steps)
+
+
+def parse_store(raw: object, path: Path, name: str) -> Store:
+    """Check the upstream schema and build the internal form."""
+    if not isinstance(raw, list):
+        raise StoreError(path, f"top level must be a list of questions, got {type(raw).__name__}")
+    if not raw:
+        raise StoreError(path, "contains no questions")
+    questions: list[Question] = []
+    pool_size: int | None = None
+    for q, obj in enumerate(raw):
+        if not isinstance(obj, dict):
+            raise StoreError(path, f"must be an object, got {type(obj).__name__}", question=q)
+        text = _require(obj, "question", str, path, q)
+        gold = _require(obj, "gold_answer", str, path, q)
+        freq = _require(obj, "probe_freq", int, path, q)
+        if freq <= 0:
+            raise StoreError(path, f"must be positive, got {freq}", question=q, field="probe_freq")
+        branches_raw = _require(obj, "each_branch", list, path, q)
+        if not branches_raw:
+            raise StoreError(path, "has no branches", question=q, field="each_branch")
+        if pool_size is None:
+            pool_size = len(branches_raw)
+        elif len(branches_raw) != pool_size:
+            raise StoreError(
+                path,
+                f"has {len(branches_raw)} branches where question 0 has {pool_size}: branches of unequal count",
+                question=q,
+                field="each_branch",
+            )
+        intern: dict[str, str] = {}
+        branches = tuple(_parse_branch(b_raw, path, q, b, intern) for b, b_raw in enumerate(branches_raw))
+        trace = obj.get("final_answers_trace")
+        if trace is not None and (
+            not isinstance(trace, list) or len(trace) != len(branches) or not all(isinstance(a, str) for a in trace)
+        ):
+            raise StoreError(
+                path, "must list one string final answer per branch", question=q, field="final_answers_trace"
+            )
+        questions.append(Question(q, text, sys.intern(gold), freq, branches))
+    return Store(name=name, questions=questions, source=str(path))
+
+
+def store_name_for(path: Path) -> str:
+    """``.../Qwen3-4B/aime24.json.gz`` -> ``Qwen3-4B/aime24``."""
+    bench = path.name.removesuffix(".gz").removesuffix(".json")
+    return f"{path.parent.name}/{bench}"
+
+
+def load_store_file(path: str | Path, name: str | None = None) -> Store:
+    """Load and check one replay file (plain or ``.json.gz``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(path, "no such file")
+    return parse_store(read_json(path), path, name or store_name_for(path))

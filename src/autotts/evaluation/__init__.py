@@ -1,0 +1,23 @@
+"""Evaluation: runs over seeds, β grids and stores; executors; statistics and frontier figures."""
+
+from .executors import EXECUTORS, default_jobs
+from .metrics import area_under_curve, bootstrap_ci, paired_difference, tokens_at_accuracy
+from .runner import Block, CellResult, EpisodeFailure, evaluate, grid, play_block
+from .spec import Cell, ControllerSpec
+
+__all__ = [
+    "EXECUTORS",
+    "Block",
+    "Cell",
+    "CellResult",
+    "ControllerSpec",
+    "EpisodeFailure",
+    "area_under_curve",
+    "bootstrap_ci",
+    "default_jobs",
+    "evaluate",
+    "grid",
+    "paired_difference",
+    "play_block",
+    "tokens_at_accuracy",
+]

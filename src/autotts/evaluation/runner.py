@@ -1,0 +1,252 @@
+"""Running controllers over seeds, β grids and stores, and scoring the answers.
+
+Work is cut into blocks (one cell, a range of seeds, all questions). A block runs in a worker: it
+builds the controller, plays every episode and returns answers and costs; it never sees gold
+answers, which the parent uses to score. Blocks are deterministic, so results do not depend on the
+executor or the number of jobs.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data.registry import load_store
+from ..data.store import Store
+from ..env.core import Episode
+from ..env.trace import trace_records
+from .metrics import bootstrap_ci
+from .spec import Cell, ControllerSpec
+
+SEEDS_PER_BLOCK = 25
+
+
+@dataclass
+class EpisodeFailure:
+    """A controller raised: where, and what."""
+
+    store: str
+    question: int
+    seed: int
+    beta: float
+    controller: str
+    error: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.controller} (β={self.beta:g}) raised on {self.store} question {self.question} "
+            f"seed {self.seed}: {self.error}"
+        )
+
+
+@dataclass
+class Block:
+    """One cell's episodes for seeds ``[seed_lo, seed_hi)``: rows are seeds, columns questions."""
+
+    cell_index: int
+    seed_lo: int
+    seed_hi: int
+    answers: list[list[str | None]]
+    tokens: np.ndarray
+    latency: np.ndarray
+    failures: list[EpisodeFailure] = field(default_factory=list)
+    traces: list[dict] = field(default_factory=list)
+
+
+def play_block(
+    cell_index: int,
+    cell: Cell,
+    seed_lo: int,
+    seed_hi: int,
+    *,
+    want_traces: bool = False,
+    fail_fast: bool = False,
+    store: Store | None = None,
+) -> Block:
+    """Play every question of ``cell.store`` under seeds ``seed_lo..seed_hi-1``."""
+    store = store or load_store(cell.store)
+    controller = cell.controller.build(cell.beta)
+    n_seeds, n_questions = seed_hi - seed_lo, len(store.questions)
+    answers: list[list[str | None]] = []
+    tokens = np.zeros((n_seeds, n_questions), dtype=np.int64)
+    latency = np.zeros((n_seeds, n_questions), dtype=np.int64)
+    failures: list[EpisodeFailure] = []
+    traces: list[dict] = []
+    ceiling = controller.max_branches
+    for row, seed in enumerate(range(seed_lo, seed_hi)):
+        seed_answers: list[str | None] = []
+        for q, question in enumerate(store.questions):
+            episode = Episode(question, seed, max_branches=ceiling)
+            try:
+                answer = controller.run(episode)
+                if answer is not None and not isinstance(answer, str):
+                    raise TypeError(f"run() returned {type(answer).__name__}, expected str or None")
+            except Exception as exc:
+                if fail_fast:
+                    raise
+                failures.append(
+                    EpisodeFailure(
+                        cell.store,
+                        q,
+                        seed,
+                        cell.beta,
+                        cell.controller.display,
+                        f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}",
+                    )
+                )
+                answer = None
+            seed_answers.append(answer)
+            tokens[row, q] = episode.tokens
+            latency[row, q] = episode.latency_tokens
+            if want_traces:
+                traces.append(
+                    {
+                        "controller": cell.controller.display,
+                        "beta": cell.beta,
+                        "store": cell.store,
+                        "seed": seed,
+                        "question": q,
+                        "answer": answer,
+                        "tokens": episode.tokens,
+                        "latency_tokens": episode.latency_tokens,
+                        "trace": trace_records(episode.trace),
+                    }
+                )
+        answers.append(seed_answers)
+    return Block(cell_index, seed_lo, seed_hi, answers, tokens, latency, failures, traces)
+
+
+@dataclass
+class CellResult:
+    """Scored results of one cell. Matrices are seeds × questions."""
+
+    cell: Cell
+    correct: np.ndarray
+    tokens: np.ndarray
+    latency: np.ndarray
+    answers: list[list[str | None]]
+    failures: list[EpisodeFailure]
+    traces: list[dict] = field(default_factory=list)
+
+    @property
+    def controller(self) -> str:
+        return self.cell.controller.display
+
+    @property
+    def beta(self) -> float:
+        return self.cell.beta
+
+    @property
+    def store(self) -> str:
+        return self.cell.store
+
+    @property
+    def seeds(self) -> int:
+        return self.correct.shape[0]
+
+    @property
+    def questions(self) -> int:
+        return self.correct.shape[1]
+
+    @property
+    def per_question_accuracy(self) -> np.ndarray:
+        """Correctness rate of each question over seeds, in percent."""
+        return 100.0 * self.correct.mean(axis=0)
+
+    @property
+    def accuracy(self) -> float:
+        """Mean over seeds of the percentage of questions answered correctly."""
+        return float(100.0 * self.correct.mean())
+
+    @property
+    def accuracy_ci(self) -> tuple[float, float]:
+        return bootstrap_ci(self.per_question_accuracy)
+
+    @property
+    def mean_tokens(self) -> float:
+        return float(self.tokens.mean())
+
+    @property
+    def mean_latency(self) -> float:
+        return float(self.latency.mean())
+
+    def row(self) -> dict[str, Any]:
+        low, high = self.accuracy_ci
+        return {
+            "controller": self.controller,
+            "beta": self.beta,
+            "store": self.store,
+            "accuracy": round(self.accuracy, 4),
+            "accuracy_ci": [round(low, 4), round(high, 4)],
+            "tokens": round(self.mean_tokens, 3),
+            "latency_tokens": round(self.mean_latency, 3),
+            "seeds": self.seeds,
+            "questions": self.questions,
+            "errors": len(self.failures),
+        }
+
+
+def score(cell: Cell, blocks: Sequence[Block], golds: Sequence[str]) -> CellResult:
+    blocks = sorted(blocks, key=lambda b: b.seed_lo)
+    answers = [row for b in blocks for row in b.answers]
+    correct = np.array([[a is not None and a == g for a, g in zip(row, golds, strict=True)] for row in answers])
+    return CellResult(
+        cell=cell,
+        correct=correct.reshape(len(answers), len(golds)),
+        tokens=np.concatenate([b.tokens for b in blocks]),
+        latency=np.concatenate([b.latency for b in blocks]),
+        answers=answers,
+        failures=[f for b in blocks for f in b.failures],
+        traces=[t for b in blocks for t in b.traces],
+    )
+
+
+def plan_blocks(cells: Sequence[Cell], seeds_per_block: int = SEEDS_PER_BLOCK) -> list[tuple[int, int, int]]:
+    """``(cell_index, seed_lo, seed_hi)`` for every block, most expensive cells first (β high)."""
+    order = sorted(range(len(cells)), key=lambda i: -cells[i].beta)
+    return [
+        (i, lo, min(lo + seeds_per_block, cells[i].seeds))
+        for i in order
+        for lo in range(0, cells[i].seeds, seeds_per_block)
+    ]
+
+
+def evaluate(
+    cells: Sequence[Cell],
+    *,
+    jobs: int | None = None,
+    executor: str = "process",
+    want_traces: bool = False,
+    fail_fast: bool = False,
+    on_block: Callable[[Block], None] | None = None,
+) -> list[CellResult]:
+    """Evaluate cells (in parallel unless ``jobs == 1``); results come back in the order of ``cells``."""
+    from .executors import run_blocks
+
+    golds_by_store = {name: [q.gold for q in load_store(name).questions] for name in {c.store for c in cells}}
+    plan = plan_blocks(cells)
+    blocks = run_blocks(
+        cells, plan, jobs=jobs, executor=executor, want_traces=want_traces, fail_fast=fail_fast, on_block=on_block
+    )
+    by_cell: dict[int, list[Block]] = {}
+    for block in blocks:
+        by_cell.setdefault(block.cell_index, []).append(block)
+    results = []
+    for i, cell in enumerate(cells):
+        results.append(score(cell, by_cell[i], golds_by_store[cell.store]))
+    return results
+
+
+def grid(
+    controllers: Iterable[ControllerSpec],
+    betas: Iterable[float],
+    stores: Iterable[str],
+    seeds: int = 100,
+) -> list[Cell]:
+    """Every (controller, β, store) combination, in that nesting order."""
+    betas, stores = list(betas), list(stores)
+    return [Cell(c, b, s, seeds) for c in controllers for b in betas for s in stores]
