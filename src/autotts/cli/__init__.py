@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import typer
 
+from . import card as card_cmd
+from . import compare as compare_cmd
 from . import data as data_cmd
+from . import discover as discover_cmd
 from . import eval as eval_cmd
+from . import report as report_cmd
 from . import reproduce as reproduce_cmd
+from . import validate as validate_cmd
 
 app = typer.Typer(
     name="autotts",
@@ -20,6 +25,11 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.command("eval")(eval_cmd.eval_command)
 app.command("reproduce")(reproduce_cmd.reproduce_command)
+app.command("discover")(discover_cmd.discover_command)
+app.command("validate")(validate_cmd.validate_command)
+app.command("report")(report_cmd.report_command)
+app.command("card")(card_cmd.card_command)
+app.command("compare")(compare_cmd.compare_command)
 
 
 def main() -> None:

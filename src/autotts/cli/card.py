@@ -1,0 +1,10 @@
+"""``autotts card``: not built yet (see the issue tracker)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def card_command() -> None:
+    """Not built yet."""
+    raise typer.Exit(3)

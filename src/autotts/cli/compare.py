@@ -1,0 +1,10 @@
+"""``autotts compare``: not built yet (see the issue tracker)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def compare_command() -> None:
+    """Not built yet."""
+    raise typer.Exit(3)

@@ -1,0 +1,10 @@
+"""``autotts validate``: not built yet (see the issue tracker)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def validate_command() -> None:
+    """Not built yet."""
+    raise typer.Exit(3)
