@@ -12,7 +12,7 @@ from collections import deque
 
 from ..env.core import Episode
 from .base import Controller, register
-from .votes import confidence, majority, vote_stats
+from .votes import confidence, count_stats, majority
 
 
 @register("cmc")
@@ -40,20 +40,25 @@ class ConfidenceMomentum(Controller):
 
     def run(self, episode: Episode) -> str | None:
         p = self.params
-        alpha = p["alpha"]
-        pool: list[str] = []  # final answers of finished branches, in finishing order
+        alpha, patience, burst = p["alpha"], p["patience"], p["burst_aligned"]
+        pool: dict[str, int] = {}  # votes of finished branches' final answers, in first-seen order
         deviation: dict[int, int] = {}
         emas: deque[float] = deque(maxlen=p["T_ema"])
         ema = 0.0
 
-        def open_branches(n: int) -> None:
-            for i in episode.spawn(n):
-                deviation[i] = 0
+        def add_finished(ids: list[int]) -> None:
+            for i in ids:
                 if episode.is_finished(i):
-                    pool.append(episode.answer(i))
+                    answer = episode.answer(i)
+                    pool[answer] = pool.get(answer, 0) + 1
+
+        def open_branches(n: int) -> None:
+            ids = episode.spawn(n)
+            deviation.update(dict.fromkeys(ids, 0))
+            add_finished(ids)
 
         def pool_confidence() -> tuple[str | None, float]:
-            leader, top1, top2 = vote_stats(pool)
+            leader, top1, top2 = count_stats(pool)
             return leader, confidence(top1, top2)
 
         open_branches(p["n_init"])
@@ -64,30 +69,36 @@ class ConfidenceMomentum(Controller):
             emas.append(ema)
             momentum = emas[-1] - emas[0] if len(emas) >= 2 else 0.0
             live = episode.live()
+            latest = episode.answers(live)
             # 2. deviation counts against the leader
             past_warm_up = rnd >= p["warm_up"]
             if past_warm_up and leader is not None:
-                for i in live:
-                    deviation[i] = deviation[i] + 1 if episode.answer(i) != leader else 0
+                for i, answer in zip(live, latest, strict=True):
+                    deviation[i] = deviation[i] + 1 if answer != leader else 0
             # 3. abandon persistent deviants, most deviant first, keeping at least two live
-            deviants = sorted((i for i in live if deviation[i] >= p["patience"]), key=lambda i: -deviation[i])
-            drop = deviants[: max(0, len(live) - 2)]
-            if drop:
-                episode.prune(drop)
-                live = [i for i in live if i not in set(drop)]
-            # 4. depth: most-advanced first; aligned branches get a burst
+            deviants = [i for i in live if deviation[i] >= patience]
+            if deviants and len(live) > 2:
+                deviants.sort(key=lambda i: -deviation[i])
+                dropped = set(deviants[: len(live) - 2])
+                episode.prune(sorted(dropped))
+                kept = [k for k, i in enumerate(live) if i not in dropped]
+                live, latest = [live[k] for k in kept], [latest[k] for k in kept]
+            # 4. depth: most-advanced first (ties in opening order); aligned branches get a burst
             if live:
-                live.sort(key=lambda i: -episode.intervals(i))
-                steps = [p["burst_aligned"] if past_warm_up and episode.answer(i) == leader else 1 for i in live]
-                episode.advance(live, steps)
-                pool.extend(episode.answer(i) for i in live if episode.is_finished(i))
+                depth = [-episode.intervals(i) for i in live]
+                order = sorted(range(len(live)), key=depth.__getitem__)
+                wave = [live[k] for k in order]
+                steps = [burst if past_warm_up and latest[k] == leader else 1 for k in order]
+                episode.advance(wave, steps)
+                add_finished(wave)
             # 5. refresh the statistics with what the wave revealed
             leader, conf = pool_confidence()
             ema = (1 - alpha) * ema + alpha * conf
             emas[-1] = ema
             momentum = emas[-1] - emas[0] if len(emas) >= 2 else 0.0
             # 6. stop when confident and not losing confidence
-            if past_warm_up and len(pool) >= p["min_finished"] and ema >= p["threshold"] and momentum >= -p["slack"]:
+            finished = sum(pool.values())
+            if past_warm_up and finished >= p["min_finished"] and ema >= p["threshold"] and momentum >= -p["slack"]:
                 episode.note(stop="confident", round=rnd, ema=round(ema, 4), momentum=round(momentum, 4))
                 return leader
             # 7. nothing left to grow
@@ -103,5 +114,5 @@ class ConfidenceMomentum(Controller):
                 open_branches(min(p["widen_burst"], p["max_branches"] - episode.opened))
         episode.note(stop="exhausted", ema=round(ema, 4))
         if pool:
-            return vote_stats(pool)[0]
-        return majority(episode.answer(i) for i in episode.unpruned())
+            return count_stats(pool)[0]
+        return majority(episode.answers(episode.unpruned()))

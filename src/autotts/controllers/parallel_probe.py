@@ -11,7 +11,11 @@ from .votes import majority
 @register("parallel-probe")
 class ParallelProbe(Controller):
     """β = 1 is the published configuration (64 chains, stability T = 40, patience 7, warm-up 15,
-    one interval per step, at most 100 steps); chains = round(64^β)."""
+    one interval per step, at most 100 steps); chains = round(64^β).
+
+    Each step advances every live branch, takes the majority of the latest answers of all unpruned
+    branches (finished ones included), and from the warm-up on counts, for each live branch, the
+    consecutive steps it disagreed with that leader; branches reaching the patience are pruned."""
 
     @classmethod
     def schedule(cls, beta: float) -> dict:
@@ -19,32 +23,33 @@ class ParallelProbe(Controller):
 
     def run(self, episode: Episode) -> str | None:
         p = self.params
-        ids = episode.spawn(p["chains"])
-        off_track = [0] * len(ids)
-        kept = list(ids)  # unpruned, in opening order
+        patience, warm_up, burst = p["patience"], p["warm_up"], p["burst"]
+        kept = episode.spawn(p["chains"])  # unpruned branches, in opening order
+        off_track = [0] * len(kept)
         leader = previous = None
         stable = 0
         for step in range(p["max_steps"]):
-            live = [i for i in kept if episode.is_live(i)]
+            live = episode.live()
             if live:
-                episode.advance(live, p["burst"])
-            latest = [episode.answer(i) for i in kept]
-            leader = majority(latest)
-            if step >= p["warm_up"] and len(kept) > 1:
-                for i in kept:
-                    if episode.is_live(i):
-                        off_track[i] = off_track[i] + 1 if episode.answer(i) != leader else 0
-                dropped = [i for i in kept if episode.is_live(i) and off_track[i] >= p["patience"]]
+                episode.advance(live, burst)
+            leader = majority(episode.answers(kept))
+            if step >= warm_up and len(kept) > 1:
+                live = episode.live()
+                dropped = []
+                for i, answer in zip(live, episode.answers(live), strict=True):
+                    off_track[i] = off_track[i] + 1 if answer != leader else 0
+                    if off_track[i] >= patience:
+                        dropped.append(i)
                 if dropped:
                     episode.prune(dropped)
-                    kept = [i for i in kept if not episode.is_pruned(i)]
-                    leader = majority(episode.answer(i) for i in kept)
+                    kept = episode.unpruned()
+                    leader = majority(episode.answers(kept))
             stable = stable + 1 if leader == previous else 0
             previous = leader
             if stable >= p["T"]:
                 episode.note(stop="stable", step=step)
                 return leader
-            if not any(episode.is_live(i) for i in kept):
+            if not episode.live():
                 episode.note(stop="all done", step=step)
                 return leader
         episode.note(stop="max steps", step=p["max_steps"])

@@ -47,13 +47,17 @@ def majority(answers: Iterable[str]) -> str | None:
 
 def vote_stats(answers: Iterable[str]) -> tuple[str | None, int, int]:
     """``(leader, top1, top2)``: the leader, its count, and the runner-up's count (0 if none)."""
-    counts = count(answers)
+    return count_stats(count(answers))
+
+
+def count_stats(counts: dict[str, int]) -> tuple[str | None, int, int]:
+    """:func:`vote_stats` of counts already made (kept in first-seen order, e.g. updated as answers arrive)."""
     if not counts:
         return None, 0, 0
     leader = max(counts, key=counts.__getitem__)
     top1 = counts[leader]
     top2 = 0
     for answer, n in counts.items():
-        if answer is not leader and answer != leader and n > top2:
+        if n > top2 and answer != leader:
             top2 = n
     return leader, top1, top2

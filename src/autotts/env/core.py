@@ -65,7 +65,9 @@ class Episode:
         "_taken",
         "_charged",
         "_status",
-        "_history",
+        "_first",
+        "_latest",
+        "_live",
     )
 
     def __init__(self, question: Question, seed: int, *, max_branches: int = DEFAULT_MAX_BRANCHES):
@@ -82,31 +84,40 @@ class Episode:
         self._taken: list[int] = []  # advances taken; probes + 1 once the final answer is revealed
         self._charged: list[int] = []  # tokens charged to each branch
         self._status: list[int] = []
-        self._history: list[list[str]] = []  # answers revealed, per branch
+        # answers revealed by branch i are src[i].steps[first[i]:taken[i]]: no per-step copying
+        self._first: list[int] = []  # 0, or the final answer's index for a branch read whole
+        self._latest: list[str | None] = []
+        self._live: set[int] = set()  # ids of live branches, so checks and live() run at C speed
 
     # ------------------------------------------------------------------ actions
 
     def spawn(self, n: int = 1) -> list[int]:
         """Open ``n`` new branches in one wave, each advanced one interval. Returns their ids."""
         ids = self._open(n)
-        self._wave("spawn", ids, [1] * len(ids))
+        self._wave("spawn", ids, None)
         return ids
 
     def advance(self, branch_ids: Iterable[int], steps: int | Sequence[int] = 1) -> list[str]:
         """Advance branches in one parallel wave by ``steps`` intervals each (an int, or one per
         branch). A branch that finishes stops there. Returns each branch's latest answer."""
         ids = list(branch_ids)
-        per_branch = [steps] * len(ids) if isinstance(steps, int) else list(steps)
-        if len(per_branch) != len(ids):
-            raise EpisodeError(f"advance: {len(ids)} branches but {len(per_branch)} step counts")
+        if isinstance(steps, int):
+            per_branch = None if steps == 1 else [steps] * len(ids)
+        else:
+            per_branch = list(steps)
+            if len(per_branch) != len(ids):
+                raise EpisodeError(f"advance: {len(ids)} branches but {len(per_branch)} step counts")
         if per_branch and min(per_branch) < 1:
             raise EpisodeError("advance: every branch must take at least one step")
-        status = self._status
-        for i in ids:
-            if not 0 <= i < len(status):
-                raise EpisodeError(f"advance: branch {i} has not been opened ({len(status)} opened)")
-            if status[i] != LIVE:
-                raise EpisodeError(f"advance: branch {i} is {'finished' if status[i] == FINISHED else 'pruned'}")
+        if len(set(ids)) != len(ids):
+            raise EpisodeError("advance: a branch is listed twice in one wave")
+        if not self._live.issuperset(ids):
+            status = self._status
+            for i in ids:
+                if not 0 <= i < len(status):
+                    raise EpisodeError(f"advance: branch {i} has not been opened ({len(status)} opened)")
+                if status[i] != LIVE:
+                    raise EpisodeError(f"advance: branch {i} is {'finished' if status[i] == FINISHED else 'pruned'}")
         return self._wave("advance", ids, per_branch)
 
     def read_full(self, n: int = 1) -> list[str]:
@@ -119,9 +130,11 @@ class Episode:
             branch = self._src[i]
             cost = branch.tokens
             self._charged[i] = cost
+            self._first[i] = branch.probes
             self._taken[i] = branch.probes + 1
             self._status[i] = FINISHED
-            self._history[i].append(branch.final)
+            self._live.discard(i)
+            self._latest[i] = branch.final
             answers.append(branch.final)
             wave_tokens += cost
             if cost > wave_latency:
@@ -132,11 +145,11 @@ class Episode:
     def prune(self, branch_ids: Iterable[int]) -> None:
         """Drop live branches (no cost). Pruning a finished or pruned branch is an error."""
         ids = list(branch_ids)
-        for i in ids:
-            if not 0 <= i < len(self._status) or self._status[i] != LIVE:
-                raise EpisodeError(f"prune: branch {i} is not live")
+        if not self._live.issuperset(ids):
+            raise EpisodeError(f"prune: branches {sorted(set(ids) - self._live)} are not live")
         for i in ids:
             self._status[i] = PRUNED
+        self._live.difference_update(ids)
         self._log("prune", ids, [], 0, 0)
 
     def note(self, **fields: Any) -> None:
@@ -157,14 +170,19 @@ class Episode:
 
     def answer(self, branch_id: int) -> str:
         """The latest answer revealed by a branch (its final answer once finished)."""
-        return self._history[branch_id][-1]
+        return self._latest[branch_id]
+
+    def answers(self, branch_ids: Iterable[int]) -> list[str]:
+        """Latest answers of several branches (one call instead of one per branch)."""
+        latest = self._latest
+        return [latest[i] for i in branch_ids]
 
     def history(self, branch_id: int) -> list[str]:
-        """All answers a branch has revealed so far, oldest first (a copy)."""
-        return list(self._history[branch_id])
+        """All answers a branch has revealed so far, oldest first."""
+        return list(self._src[branch_id].steps[self._first[branch_id] : self._taken[branch_id]])
 
     def is_live(self, branch_id: int) -> bool:
-        return self._status[branch_id] == LIVE
+        return branch_id in self._live
 
     def is_finished(self, branch_id: int) -> bool:
         return self._status[branch_id] == FINISHED
@@ -182,7 +200,7 @@ class Episode:
 
     def live(self) -> list[int]:
         """Ids of branches that are neither finished nor pruned, in opening order."""
-        return [i for i, s in enumerate(self._status) if s == LIVE]
+        return sorted(self._live)
 
     def finished(self) -> list[int]:
         """Ids of finished branches, in opening order."""
@@ -204,33 +222,66 @@ class Episode:
             self._taken.append(0)
             self._charged.append(0)
             self._status.append(LIVE)
-            self._history.append([])
+            self._live.add(k)
+            self._first.append(0)
+            self._latest.append(None)
         return list(range(start, start + n))
 
-    def _wave(self, action: str, ids: list[int], steps: list[int]) -> list[str]:
+    def _wave(self, action: str, ids: list[int], steps: list[int] | None) -> list[str]:
+        if steps is None:
+            return self._wave_one_step(action, ids)
         freq = self.probe_freq
-        src, taken, charged, status, history = self._src, self._taken, self._charged, self._status, self._history
+        src, taken, charged, status, latest = self._src, self._taken, self._charged, self._status, self._latest
+        live = self._live
         wave_tokens = wave_latency = 0
         answers = []
         for i, k in zip(ids, steps, strict=True):
             branch = src[i]
             t = taken[i]
             probes = branch.probes
-            revealed = history[i]
-            cost = 0
-            for _ in range(k):
-                if t < probes:
-                    cost += freq
-                else:  # the final answer: charge what the branch's length still owes
-                    cost += max(0, branch.tokens - charged[i] - cost)
-                    status[i] = FINISHED
-                revealed.append(branch.steps[t])
-                t += 1
-                if t > probes:
-                    break
+            if t + k <= probes:  # probe intervals only
+                cost = k * freq
+                t += k
+            else:  # the probes left, then the final answer, which charges what the length still owes
+                cost = (probes - t) * freq
+                cost += max(0, branch.tokens - charged[i] - cost)
+                t = probes + 1
+                status[i] = FINISHED
+                live.discard(i)
+            answer = branch.steps[t - 1]
             taken[i] = t
             charged[i] += cost
-            answers.append(revealed[-1])
+            latest[i] = answer
+            answers.append(answer)
+            wave_tokens += cost
+            if cost > wave_latency:
+                wave_latency = cost
+        self._log(action, ids, answers, wave_tokens, wave_latency)
+        return answers
+
+    def _wave_one_step(self, action: str, ids: list[int]) -> list[str]:
+        """``_wave`` with one interval per branch: the common case, kept free of the inner loop."""
+        freq = self.probe_freq
+        src, taken, charged, status, latest = self._src, self._taken, self._charged, self._status, self._latest
+        live = self._live
+        wave_tokens = wave_latency = 0
+        answers = []
+        for i in ids:
+            branch = src[i]
+            t = taken[i]
+            if t < branch.probes:
+                cost = freq
+            else:  # the final answer: charge what the branch's length still owes
+                cost = branch.tokens - charged[i]
+                if cost < 0:
+                    cost = 0
+                status[i] = FINISHED
+                live.discard(i)
+            answer = branch.steps[t]
+            taken[i] = t + 1
+            charged[i] += cost
+            latest[i] = answer
+            answers.append(answer)
             wave_tokens += cost
             if cost > wave_latency:
                 wave_latency = cost
