@@ -56,3 +56,13 @@ def test_short_m_returns_the_majority_of_the_first_finishers():
 def test_unknown_override_is_rejected():
     with pytest.raises(ValueError, match="unknown parameter"):
         get_controller_class("sc")(1.0, window=4)
+
+
+def test_confidence_table_equals_the_beta_posterior():
+    from scipy.stats import beta
+
+    from autotts import confidence
+
+    for top1, top2 in [(1, 0), (2, 0), (3, 1), (5, 2), (9, 4), (40, 30), (127, 1), (200, 3)]:
+        assert confidence(top1, top2) == 1 - beta.cdf(0.5, top1 + 1, top2 + 1)
+    assert confidence(0, 0) == 0.0

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from scipy.stats import beta as beta_dist
+from scipy.special import betainc  # = scipy.stats.beta.cdf, bit for bit, at a fraction of the import cost
 
 _TABLE_SIZE = 130  # vote counts are at most the pool size (128)
 
 
 def _confidence_table(size: int) -> np.ndarray:
     top1, top2 = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-    table = 1.0 - beta_dist.cdf(0.5, top1 + 1, top2 + 1)
+    table = 1.0 - betainc(top1 + 1, top2 + 1, 0.5)
     table[0, :] = 0.0
     return table
 
@@ -28,7 +28,7 @@ def confidence(top1: int, top2: int) -> float:
     0 when ``top1`` is 0. Looked up in a precomputed table (same values as ``scipy.stats.beta``)."""
     if top1 < _TABLE_SIZE and top2 < _TABLE_SIZE:
         return _CONFIDENCE[top1][top2]
-    return 0.0 if top1 <= 0 else float(1.0 - beta_dist.cdf(0.5, top1 + 1, top2 + 1))
+    return 0.0 if top1 <= 0 else float(1.0 - betainc(top1 + 1, top2 + 1, 0.5))
 
 
 def count(answers: Iterable[str]) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 12345
@@ -18,6 +17,8 @@ def bootstrap_ci(per_question: np.ndarray, level: float = 0.95) -> tuple[float, 
         return (float("nan"), float("nan"))
     if np.all(values == values[0]):
         return (float(values[0]), float(values[0]))
+    from scipy import stats  # imported here: scipy.stats costs seconds at start-up
+
     result = stats.bootstrap(
         (values,),
         np.mean,
