@@ -59,8 +59,9 @@ def list_command(
     """
     root = data_dir(data_dir_opt)
     table = Table(title=f"Replay stores in {root}")
-    for column in ("store", "questions", "branches", "Δ", "mean branch tokens", "majority@pool %"):
-        table.add_column(column, justify="left" if column == "store" else "right")
+    table.add_column("store", no_wrap=True)
+    for column in ("questions", "branches", "Δ", "mean branch tokens", "majority@pool %"):
+        table.add_column(column, justify="right")
     found = 0
     for name in ALL_STORES:
         path = installed_path(name, root)

@@ -10,6 +10,8 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
+from ..data.registry import load_store
+from ..data.store import Store
 from .runner import Block, play_block
 from .spec import Cell
 
@@ -70,8 +72,10 @@ def _run_ray(tasks: list[tuple], on_block: Callable[[Block], None] | None) -> li
         raise RuntimeError("the ray executor needs Ray: pip install 'autotts[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True, log_to_driver=False)
-    remote_play = ray.remote(_play)
-    refs = [remote_play.remote(task) for task in tasks]
+    # stores travel through the object store, so cluster nodes need no data of their own (and no gold)
+    store_refs = {name: ray.put(load_store(name).without_gold()) for name in {task[1].store for task in tasks}}
+    remote_play = ray.remote(_play_with_store)
+    refs = [remote_play.remote(task, store_refs[task[1].store]) for task in tasks]
     blocks = []
     while refs:
         done, refs = ray.wait(refs, num_returns=1)
@@ -80,3 +84,8 @@ def _run_ray(tasks: list[tuple], on_block: Callable[[Block], None] | None) -> li
         if on_block:
             on_block(block)
     return blocks
+
+
+def _play_with_store(args: tuple, store: Store) -> Block:
+    cell_index, cell, lo, hi, want_traces, fail_fast = args
+    return play_block(cell_index, cell, lo, hi, want_traces=want_traces, fail_fast=fail_fast, store=store)
