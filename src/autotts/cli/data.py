@@ -60,7 +60,7 @@ def list_command(
     root = data_dir(data_dir_opt)
     table = Table(title=f"Replay stores in {root}")
     table.add_column("store", no_wrap=True)
-    for column in ("questions", "branches", "Δ", "mean branch tokens", "majority@pool %"):
+    for column in ("questions", "branches", "Δ", "mean tokens", "maj@pool %"):
         table.add_column(column, justify="right")
     found = 0
     for name in ALL_STORES:

@@ -11,6 +11,7 @@ from rich.table import Table
 from ..controllers import ControllerLoadError
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
 from ..evaluation import EXECUTORS, CellResult, ControllerSpec, evaluate, grid
+from ..evaluation.sandbox import SandboxError, evaluate_sandboxed, is_file_ref, split_file_ref
 from ..evaluation.summary import mean_rows
 from .common import console, err_console, fail, parse_floats, parse_params, progress_bar
 
@@ -29,6 +30,9 @@ def eval_command(
     traces: Path = typer.Option(None, "--traces", help="Write every episode's action trace to this JSONL file."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of rows instead of a table."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first controller error."),
+    trusted: bool = typer.Option(
+        False, "--trusted", help="Run controller files in-process instead of in the sandbox (only for code you trust)."
+    ),
 ) -> None:
     """Evaluate controllers: one row per (controller, β, store), plus means over stores.
 
@@ -41,12 +45,20 @@ def eval_command(
       autotts eval -c my_controller.py --split search --traces traces.jsonl
 
       autotts eval -c parallel-probe --param T=20 --store 'Qwen3-8B/*'
+
+    Controller files run in the sandbox (separate processes without gold answers, network or file
+    access, with time and memory limits) unless --trusted is given; registry names run as usual.
     """
     names = _stores(store, split)
     betas = parse_floats(beta, "--beta")
     overrides = parse_params(param)
     specs = [ControllerSpec(ref, overrides) for ref in controller]
+    sandboxed = not trusted and any(is_file_ref(spec.ref) for spec in specs)
     for spec in specs:
+        if sandboxed and is_file_ref(spec.ref):  # never import an untrusted file here
+            if not split_file_ref(spec.ref)[0].is_file():
+                fail(f"{split_file_ref(spec.ref)[0]}: no such controller file")
+            continue
         try:
             spec.build(betas[0])
         except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
@@ -55,14 +67,21 @@ def eval_command(
     total_blocks = sum(-(-c.seeds // 25) for c in cells)
     try:
         with progress_bar(f"evaluating {len(cells)} cells", total_blocks, enabled=not as_json) as advance:
-            results = evaluate(
-                cells,
-                jobs=jobs or None,
-                executor=executor,
-                want_traces=traces is not None,
-                fail_fast=fail_fast,
-                on_block=lambda _b: advance(),
-            )
+            if sandboxed:
+                results = evaluate_sandboxed(
+                    cells, jobs=jobs or None, want_traces=traces is not None, on_block=lambda _b: advance()
+                )
+            else:
+                results = evaluate(
+                    cells,
+                    jobs=jobs or None,
+                    executor=executor,
+                    want_traces=traces is not None,
+                    fail_fast=fail_fast,
+                    on_block=lambda _b: advance(),
+                )
+    except SandboxError as exc:
+        fail(f"the sandbox could not run: {exc}", code=1)
     except Exception as exc:
         if fail_fast:
             fail(f"controller error (--fail-fast): {type(exc).__name__}: {exc}", code=1)

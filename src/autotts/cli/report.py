@@ -1,10 +1,61 @@
-"""``autotts report``: not built yet (see the issue tracker)."""
+"""``autotts report``: the HTML report of a discovery run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from ..data import StoreError, StoreNotInstalled
+from .common import console, fail, parse_floats, progress_bar
 
-def report_command() -> None:
-    """Not built yet."""
-    raise typer.Exit(3)
+
+def report_command(
+    run: Path = typer.Argument(..., help="The discovery run folder (written by autotts discover)."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Folder for report.html and its PNGs/CSVs (default RUN/report)."
+    ),
+    seeds: int = typer.Option(0, "--seeds", min=0, help="Seeds for the held-out judgement (0 = the run's own)."),
+    curve_seeds: int = typer.Option(
+        20, "--curve-seeds", min=1, help="Seeds for baseline budget points drawn only as curves."
+    ),
+    card_seeds: int = typer.Option(5, "--card-seeds", min=1, help="Seeds for the policy card."),
+    beta: list[str] = typer.Option(None, "--beta", "-b", help="β grid of the chosen controller (default: the run's)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
+    trusted: bool = typer.Option(False, "--trusted", help="Run the chosen file in-process, not in the sandbox."),
+) -> None:
+    """Write a self-contained report.html for a discovery run: the trajectory over rounds, scaling
+    curves on the held-out stores beside the baselines and CMC, the Table-1-style table with paired
+    intervals, frontier figures, oracle bounds and the chosen controller's policy card.
+
+    Examples:
+
+      autotts report runs/evolve-1
+
+      autotts report runs/evolve-1 --out report-evolve --seeds 20
+
+      autotts report runs/claude --beta 0,0.5,1 --card-seeds 3
+    """
+    from ..report.discovery_report import judgement_steps, write_discovery_report  # matplotlib: load when used
+    from ..report.runs import ReportInputError
+
+    if not run.is_dir():
+        fail(f"{run}: no such run folder")
+    betas = parse_floats(beta, "--beta") or None
+    try:
+        steps = judgement_steps(run, seeds or None, betas, curve_seeds)
+        with progress_bar("judging the chosen controller", steps) as advance:
+            path = write_discovery_report(
+                run,
+                out,
+                seeds=seeds or None,
+                curve_seeds=curve_seeds,
+                card_seeds=card_seeds,
+                chosen_betas=betas,
+                jobs=jobs or None,
+                trusted=trusted,
+                on_block=lambda _b: advance(),
+            )
+    except (ReportInputError, StoreNotInstalled, StoreError) as exc:
+        fail(str(exc))
+    console.print(f"report written to {path}")

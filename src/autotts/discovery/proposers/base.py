@@ -48,12 +48,40 @@ class Proposal:
     output_tokens: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    error: str = ""  # why there is no usable candidate (empty reply, agent error, ...); "" otherwise
+
+
+@dataclass
+class ProposerOptions:
+    """What ``autotts discover`` knows that a proposer may need; each proposer reads what it uses."""
+
+    model: str | None = None
+    base_url: str | None = None
+    command: str | None = None
+    max_turns: int = 30
+    timeout: float = 600.0  # seconds per API call or agent run
+    retries: int = 4  # transient API errors (429, 5xx, timeouts) are retried with back-off
+    prices: Path | None = None  # JSON price table overriding the built-in one
+    sandbox: str = "auto"  # claude-code: "bwrap", "none" or "auto" (bwrap when installed)
+    # the run's evaluation setting (for proposers that evaluate on their own, like evolve)
+    search_stores: tuple[str, ...] = ()
+    betas: tuple[float, ...] = ()
+    seeds: int = 100
+    jobs: int | None = None
+    beta_rule: bool = True
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Proposer(ABC):
     """Writes a new controller from the history."""
 
     name: ClassVar[str] = ""
+
+    @classmethod
+    def from_options(cls, options: ProposerOptions) -> Proposer:
+        """Build from the command line's options (override to read them)."""
+        return cls()
 
     @abstractmethod
     def propose(self, request: ProposalRequest) -> Proposal:
