@@ -130,3 +130,12 @@ def test_upstream_adapter_matches_the_published_interface():
     q.probe_new()
     with pytest.raises(ValueError):
         q.probe_new()  # the pool (3) is exhausted
+
+
+def test_trace_records_how_far_each_branch_went_in_a_burst():
+    ep = Episode(question_with(["a", "b", "c"], 1500, "d"), seed=0)
+    ids = ep.spawn(2)
+    ep.advance(ids, steps=[2, 9])
+    wave = trace_records(ep.trace)[-1]
+    assert wave["intervals"] == [2, 3]  # the second branch had only three intervals left
+    assert ep.intervals(0) == 3 and ep.intervals(1) == 4

@@ -49,7 +49,8 @@ class Episode:
     :meth:`prune`. Observations: :meth:`answer`, :meth:`history`, :meth:`is_finished`, ... .
 
     Costs accumulate in :attr:`tokens` and :attr:`latency_tokens`; :attr:`trace` lists every wave as
-    ``(action, branch_ids, answers, tokens, latency)`` and every note as ``("note", fields)``.
+    ``(action, branch_ids, answers, tokens, latency, intervals)`` (``intervals``: what each branch
+    advanced in a multi-interval wave, else None) and every note as ``("note", fields)``.
     """
 
     __slots__ = (
@@ -235,6 +236,7 @@ class Episode:
         live = self._live
         wave_tokens = wave_latency = 0
         answers = []
+        took: list[int] = []
         for i, k in zip(ids, steps, strict=True):
             branch = src[i]
             t = taken[i]
@@ -249,6 +251,7 @@ class Episode:
                 status[i] = FINISHED
                 live.discard(i)
             answer = branch.steps[t - 1]
+            took.append(t - taken[i])
             taken[i] = t
             charged[i] += cost
             latest[i] = answer
@@ -256,7 +259,7 @@ class Episode:
             wave_tokens += cost
             if cost > wave_latency:
                 wave_latency = cost
-        self._log(action, ids, answers, wave_tokens, wave_latency)
+        self._log(action, ids, answers, wave_tokens, wave_latency, took)
         return answers
 
     def _wave_one_step(self, action: str, ids: list[int]) -> list[str]:
@@ -288,7 +291,10 @@ class Episode:
         self._log(action, ids, answers, wave_tokens, wave_latency)
         return answers
 
-    def _log(self, action: str, ids: list[int], answers: list[str], tokens: int, latency: int) -> None:
+    def _log(
+        self, action: str, ids: list[int], answers: list[str], tokens: int, latency: int, took: list[int] | None = None
+    ) -> None:
+        """Charge a wave and record it; ``took`` is each branch's intervals when not all one."""
         self.tokens += tokens
         self.latency_tokens += latency
-        self.trace.append((action, tuple(ids), tuple(answers), tokens, latency))
+        self.trace.append((action, tuple(ids), tuple(answers), tokens, latency, tuple(took) if took else None))

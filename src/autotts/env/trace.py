@@ -6,16 +6,17 @@ from typing import Any
 
 
 def trace_records(trace: list[tuple]) -> list[dict[str, Any]]:
-    """One dict per wave or note: ``{"wave", "action", "branches", "answers", "tokens", "latency"}``
-    for actions, ``{"wave", "action": "note", ...fields}`` for notes (``wave`` is the number of
-    action waves before it)."""
+    """One dict per wave or note: ``{"wave", "action", "branches", "answers", "tokens", "latency",
+    "intervals"}`` for actions (``intervals``: how far each branch advanced, 1 for spawns, advances and
+    full reads), ``{"wave", "action": "note", ...fields}`` for notes (``wave`` is the number of action
+    waves before it)."""
     records: list[dict[str, Any]] = []
     wave = 0
     for entry in trace:
         if entry[0] == "note":
             records.append({"wave": wave, "action": "note", **entry[1]})
             continue
-        action, ids, answers, tokens, latency = entry
+        action, ids, answers, tokens, latency, took = entry
         records.append(
             {
                 "wave": wave,
@@ -24,6 +25,7 @@ def trace_records(trace: list[tuple]) -> list[dict[str, Any]]:
                 "answers": list(answers),
                 "tokens": tokens,
                 "latency": latency,
+                "intervals": list(took) if took else [0 if action == "prune" else 1] * len(ids),
             }
         )
         wave += 1
