@@ -37,7 +37,7 @@ def card_command(
     from ..report.card import CARD_BETAS, build_card, render_card  # matplotlib: load only when used
 
     try:
-        ref = parse_ref(controller)
+        ref = parse_ref(controller, trusted=trusted)
         names = resolve_store_names(store or (None if split else ["Qwen3-4B/aime24"]), split)
         for name in names:
             load_store(name)
@@ -49,7 +49,10 @@ def card_command(
     cells = grid([ref.spec], betas, names, seeds)
     with progress_bar(f"evaluating {len(cells)} cells", blocks_for(cells)) as advance:
         results = run_cells(cells, jobs=jobs or None, want_traces=True, trusted=trusted, on_block=lambda _b: advance())
-    card = build_card(ref.spec, names, betas=betas, results=results)
+    try:
+        card = build_card(ref.spec, names, betas=betas, results=results, trusted=trusted)
+    except ReportInputError as exc:
+        fail(str(exc))
     doc = render_card(card, out)
     path = doc.write(out / "card.html")
     console.print(f"policy card written to {path} ({len(doc.images)} figures)")

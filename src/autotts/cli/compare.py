@@ -39,7 +39,7 @@ def compare_command(
       autotts compare my_controller.py parallel-probe --split search
     """
     try:
-        ref_a, ref_b = parse_ref(a), parse_ref(b)
+        ref_a, ref_b = parse_ref(a, trusted=trusted), parse_ref(b, trusted=trusted)
         names = resolve_store_names(store, None if store else split)
         for name in names:
             load_store(name)

@@ -1,0 +1,187 @@
+"""What the report commands evaluate: controller references (names, files, discovery runs) and a
+single place that runs cells, sandboxed when the code is an untrusted file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..controllers import ControllerLoadError
+from ..discovery.runfolder import RunFolder, RunFolderError, read_csv
+from ..evaluation import Cell, CellResult, ControllerSpec, evaluate
+
+
+class ReportInputError(ValueError):
+    """A bad controller reference, run folder or option value (shown to the user without traceback)."""
+
+
+@dataclass(frozen=True)
+class ControllerRef:
+    """A controller to evaluate: its spec, an optional fixed β (``NAME@β``) and a display label."""
+
+    spec: ControllerSpec
+    beta: float | None
+    label: str
+    is_file: bool
+
+
+def at_max_beta(path: Path) -> tuple[float, float] | None:
+    """Mean accuracy and tokens over stores at the largest β of a round's results CSV (None if the
+    file is absent or holds no rows)."""
+    if not path.is_file():
+        return None
+    try:
+        rows = [r for r in read_csv(path) if isinstance(r.get("beta"), int | float)]
+    except (OSError, csv.Error, ValueError, KeyError):
+        return None
+    if not rows:
+        return None
+    top = max(r["beta"] for r in rows)
+    chosen = [r for r in rows if r["beta"] == top]
+    return float(np.mean([r["accuracy"] for r in chosen])), float(np.mean([r["tokens"] for r in chosen]))
+
+
+def chosen_round(run: Path) -> int | None:
+    """The round a discovery run chose: the journal's ``run_finished`` event, else ``summary.json``,
+    else (a run still going) the valid round with the best search accuracy at the largest β."""
+    folder = RunFolder.open(run)
+    for event in reversed(folder.events()):
+        if event.get("event") == "run_finished" and event.get("chosen_round") is not None:
+            return int(event["chosen_round"])
+    summary = folder.root / "summary.json"
+    if summary.is_file():
+        value = json.loads(summary.read_text()).get("chosen_round")
+        if value is not None:
+            return int(value)
+    best: tuple[float, int] | None = None
+    for number in folder.finished_round_numbers():
+        meta_path = folder.round_dir(number) / "round.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        search = at_max_beta(folder.round_dir(number) / "results.csv")
+        if meta.get("status") == "valid" and search is not None and (best is None or search[0] > best[0]):
+            best = (search[0], number)
+    return None if best is None else best[1]
+
+
+def chosen_candidate(run: Path) -> tuple[Path, str]:
+    """The chosen round's controller file of a discovery run folder and a label for it."""
+    try:
+        number = chosen_round(run)
+    except RunFolderError as exc:
+        raise ReportInputError(str(exc)) from None
+    if number is None:
+        raise ReportInputError(f"{run}: the run has no valid round to choose yet")
+    path = RunFolder(run).round_dir(number) / "candidate.py"
+    if not path.is_file():
+        raise ReportInputError(f"{run}: chosen round {number} has no candidate.py")
+    return path, f"{Path(run).name}:round {number}"
+
+
+def is_file_ref(ref: str) -> bool:
+    """``FILE.py`` or ``FILE.py:Class`` (as opposed to a registry name)."""
+    return ref.endswith(".py") or ".py:" in ref
+
+
+def failure_lines(results: Sequence[CellResult], limit: int = 5) -> list[str]:
+    """The first episode failures of ``results`` (exceptions, sandbox stops), one line each."""
+    failures = [f for r in results for f in r.failures]
+    lines = [str(f).splitlines()[0] for f in failures[:limit]]
+    if len(failures) > limit:
+        lines.append(f"... and {len(failures) - limit} more")
+    return lines
+
+
+def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
+    """``NAME``, ``FILE.py[:Class]`` or a discovery run folder, each optionally suffixed ``@β``.
+
+    Registry names and trusted files are built once here to catch errors early; an untrusted file is
+    never imported in this process (it holds gold answers): only its existence is checked, and the
+    sandbox reports its problems when it runs."""
+    base, beta = text, None
+    head, sep, tail = text.rpartition("@")
+    if sep:
+        try:
+            beta = float(tail)
+            base = head
+        except ValueError:
+            pass
+    if beta is not None and not 0.0 <= beta <= 1.0:
+        raise ReportInputError(f"{text}: β must lie in [0, 1] (SC@64 is sc@1)")
+    if Path(base).is_dir():
+        file, label = chosen_candidate(Path(base))
+        spec = ControllerSpec(str(file), label=label)
+    else:
+        spec, label = ControllerSpec(base), base
+    is_file = is_file_ref(spec.ref)
+    if is_file and not trusted:
+        path = Path(spec.ref.rpartition(":")[0] if ".py:" in spec.ref else spec.ref)
+        if not path.is_file():
+            raise ReportInputError(f"{path}: no such controller file")
+    else:
+        try:
+            spec.build(beta if beta is not None else 1.0)
+        except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
+            raise ReportInputError(str(exc).strip("'\"")) from None
+    if beta is not None:
+        label = f"{label}@{beta:g}"
+    return ControllerRef(spec, beta, label, is_file)
+
+
+def controller_schedules(spec: ControllerSpec, betas: Sequence[float], *, trusted: bool, store: str) -> list[dict]:
+    """The β → hyperparameter table of a controller. An untrusted file is loaded only inside the
+    sandbox (whose inspection calls ``schedule(β)`` there); ``store`` is the one its worker may read."""
+    if trusted or not is_file_ref(spec.ref):
+        cls = spec.controller_class()
+        return [{"beta": b, **cls(b, **dict(spec.overrides)).params} for b in betas]
+    from ..evaluation.sandbox import SandboxPool
+
+    with SandboxPool([spec.ref], [store], jobs=1) as pool:
+        info = pool.inspect(spec.ref, list(betas))
+    problem = info.get("rejected") or info.get("stopped") or "; ".join(info.get("errors") or [])
+    if problem or not info.get("schedules"):
+        raise ReportInputError(f"{spec.ref}: {problem or 'defines no single controller class'}")
+    rows = []
+    for beta, value in zip(betas, info["schedules"][0], strict=True):
+        params = json.loads(value["json"]) if "json" in value else {"error": value.get("error", "")}
+        rows.append({"beta": beta, **params})
+    return rows
+
+
+def run_cells(
+    cells: Sequence[Cell],
+    *,
+    jobs: int | None = None,
+    want_traces: bool = False,
+    trusted: bool = False,
+    on_block: Callable | None = None,
+) -> list[CellResult]:
+    """Evaluate cells; when ``trusted`` is false, cells whose controller is a file run in the sandbox
+    (when the sandbox is installed), the rest in the ordinary process pool. Order is kept."""
+    untrusted = [i for i, c in enumerate(cells) if not trusted and is_file_ref(c.controller.ref)]
+    sandboxed: dict[int, CellResult] = {}
+    if untrusted:
+        try:
+            from ..evaluation.sandbox import evaluate_sandboxed
+        except ImportError:
+            evaluate_sandboxed = None
+        if evaluate_sandboxed is not None:
+            results = evaluate_sandboxed(
+                [cells[i] for i in untrusted], jobs=jobs, want_traces=want_traces, on_block=on_block
+            )
+            sandboxed = dict(zip(untrusted, results, strict=True))
+    rest = [i for i in range(len(cells)) if i not in sandboxed]
+    plain = evaluate([cells[i] for i in rest], jobs=jobs, want_traces=want_traces, on_block=on_block) if rest else []
+    merged = dict(zip(rest, plain, strict=True)) | sandboxed
+    return [merged[i] for i in range(len(cells))]
+
+
+def blocks_for(cells: Sequence[Cell]) -> int:
+    """How many progress steps :func:`run_cells` reports for ``cells``."""
+    from ..evaluation.runner import SEEDS_PER_BLOCK
+
+    return sum(-(-c.seeds // SEEDS_PER_BLOCK) for c in cells)
