@@ -1,0 +1,332 @@
+"""The run folder of ``autotts discover``: configuration, journal, one folder per round.
+
+Layout (``autotts report RUN`` and ``--resume`` read exactly this; paths are relative to RUN)::
+
+    run.json                 {"format": 1, "created": ISO-8601 UTC, "autotts_version",
+                              "config": DiscoveryConfig as JSON (proposer, rounds, betas, seeds,
+                                        search_stores, heldout_stores, beta_rule, traces, model,
+                                        base_url, command, max_usd, jobs, seed, repairs, max_turns,
+                                        agent_sandbox, prices, baselines, baseline_seeds, trace_seeds,
+                                        selection, heldout),
+                              "stores": {store name: SHA-256 of its installed file},
+                              "proposer": name, "model": name or "",
+                              "chosen_round": N or null (added when the run finishes)}
+                             Written at the start; ``--resume --rounds N`` may raise config.rounds.
+    journal.jsonl            append-only JSON lines, each fsync'ed: {"time": ISO-8601, "event", ...}.
+                             Events: run_started {wall}, session_started (every start or resume),
+                             run_resumed {rounds_done}, baselines_done, round_started {round, resumed},
+                             proposal_saved {round, attempt, cost_usd, error}, validated {round, ok,
+                             reason}, round_evaluated {round}, heldout_evaluated {round},
+                             round_finished {round, status, reason, cost_usd}, budget_exhausted
+                             {round, spent_usd}, run_finished {chosen_round}. A round is done once
+                             its round_finished event is written; on resume an unfinished round is
+                             redone from its last saved proposal.
+    baselines/results.csv    the built-in baselines on the search stores over the β grid
+                             (``--baseline-seeds`` seeds): controller + the columns below.
+    baselines/traces_<name>.md   their trace digests (--no-traces keeps them out of the workspace).
+    baselines/reference_search.csv, baselines/heldout.csv
+                             SC@64 (sc, β=1) and CMC (β=1) at the run's seeds on the search and
+                             held-out stores: the references of the frontier figures and the summary.
+    rounds/NNN/              one folder per round, NNN = 001, 002, ...
+        candidate.py         the proposal (its last attempt)
+        proposal.json        {"proposer", "attempts", "model", "input_tokens", "output_tokens",
+                              "cost_usd", "seconds", "error"} summed over the round's attempts
+        proposer.log         the proposer's own log, one "===== attempt k =====" section per attempt
+        validation.json      ValidationResult.to_json() of the last attempt ({"ok", "reason",
+                              "class_name", "checks": [{"name", "ok", "detail"}], ...})
+        results.csv          search stores, one row per β × store: beta, store, accuracy, ci_low,
+                             ci_high, tokens, latency_tokens, seeds, questions, errors
+        curve.png            accuracy vs tokens over β (mean of the search stores), SC and CMC beside
+        traces.md            trace digest (valid rounds; --no-traces keeps it out of the history)
+        traces.jsonl         full traces of the informative episodes, with "correct" (never gold)
+        failures.txt         the episodes that raised or were stopped (failed rounds)
+        heldout.csv          held-out stores, same columns (valid rounds; report only — never copied
+                             to the workspace, never in a prompt)
+        round.json           {"round", "status": "valid"|"invalid"|"failed", "reason", "proposer",
+                              "model", "attempts", "cost_usd", "input_tokens", "output_tokens",
+                              "proposer_seconds", "seconds",
+                              "search": frontier figures or null, "heldout": frontier figures or null}
+                             frontier figures: max_beta, accuracy_at_max_beta, tokens_at_max_beta,
+                             peak_accuracy, area_under_curve, sc64_accuracy, tokens_at_sc64_accuracy,
+                             saving_vs_sc64 (means over the split's stores)
+    workspace/               what the proposer sees, rebuilt before every round (see workspace.py)
+    scratch/                 temporary sandbox folders (removed as rounds finish)
+    summary.json             at the end: {"chosen_round", "selection", "rounds": [{round, status,
+                             reason, cost_usd, seconds, search, heldout}], "chosen": {"search",
+                             "heldout"}, "references": {"search"|"heldout": {"sc"|"cmc": {accuracy,
+                             tokens}}}, "total_cost_usd", "wall_seconds" (active time, pauses between a kill and a
+                             resume excluded), "rounds_done", "rounds_planned"}
+
+Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``), so a
+run killed at any moment (SIGKILL included) leaves only whole files behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+RESULT_COLUMNS = (
+    "beta",
+    "store",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+    "tokens",
+    "latency_tokens",
+    "seeds",
+    "questions",
+    "errors",
+)
+
+
+class RunFolderError(RuntimeError):
+    """The folder is not a run, or cannot be used as asked."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``path`` whole or not at all: temp file in the same folder, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_atomic(path, json.dumps(value, indent=1, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def rows_to_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a results CSV with numbers converted back."""
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            rows.append({k: _number(v) for k, v in row.items()})
+    return rows
+
+
+def _number(text: str) -> Any:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class JournalState:
+    """What the journal says has happened (used to resume)."""
+
+    finished_rounds: dict[int, dict[str, Any]]
+    saved_proposals: dict[int, dict[str, Any]]  # round -> its latest proposal_saved event
+    baselines_done: bool
+    run_finished: bool
+    started: float | None  # time.time() of run_started
+    budget_exhausted: bool
+
+
+class RunFolder:
+    """One run's folder. Create with :meth:`create`, reopen with :meth:`open`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def create(cls, root: Path, config: dict[str, Any], stores: dict[str, str], version: str) -> RunFolder:
+        root = Path(root)
+        if (root / "run.json").exists():
+            raise RunFolderError(f"{root} already holds a run; continue it with --resume {root}")
+        if root.exists() and any(root.iterdir()):
+            raise RunFolderError(f"{root} exists and is not empty; choose another --out")
+        folder = cls(root)
+        root.mkdir(parents=True, exist_ok=True)
+        write_json(
+            root / "run.json",
+            {
+                "format": FORMAT,
+                "created": now_iso(),
+                "autotts_version": version,
+                "config": config,
+                "stores": stores,
+                "proposer": config.get("proposer", ""),
+                "model": config.get("model") or "",
+            },
+        )
+        folder.log_event("run_started", wall=time.time())
+        return folder
+
+    @classmethod
+    def open(cls, root: Path) -> RunFolder:
+        root = Path(root)
+        if not (root / "run.json").is_file():
+            raise RunFolderError(f"{root} is not a run folder (no run.json)")
+        return cls(root)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return read_json(self.root / "run.json")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.info["config"]
+
+    def update_config(self, **changes: Any) -> None:
+        info = self.info
+        info["config"].update(changes)
+        write_json(self.root / "run.json", info)
+
+    # ------------------------------------------------------------------ journal
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / "journal.jsonl"
+
+    def log_event(self, event: str, **fields: Any) -> None:
+        """Append one event and fsync: once this returns, the event survives a SIGKILL."""
+        line = json.dumps({"time": now_iso(), "event": event, **fields}, default=str) + "\n"
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every whole event; a torn last line (killed mid-write) is ignored."""
+        if not self.journal_path.exists():
+            return []
+        events = []
+        for line in self.journal_path.read_text(encoding="utf-8").splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return events
+
+    def state(self) -> JournalState:
+        finished: dict[int, dict[str, Any]] = {}
+        proposals: dict[int, dict[str, Any]] = {}
+        baselines = finished_run = exhausted = False
+        started = None
+        for event in self.events():
+            kind = event.get("event")
+            if kind == "run_started":
+                started = event.get("wall")
+            elif kind == "round_finished":
+                finished[int(event["round"])] = event
+            elif kind == "proposal_saved":
+                proposals[int(event["round"])] = event
+            elif kind == "baselines_done":
+                baselines = True
+            elif kind == "run_finished":
+                finished_run = True
+            elif kind == "budget_exhausted":
+                exhausted = True
+        return JournalState(finished, proposals, baselines, finished_run, started, exhausted)
+
+    # ------------------------------------------------------------------ rounds
+
+    def round_dir(self, number: int) -> Path:
+        return self.root / "rounds" / f"{number:03d}"
+
+    def reset_round(self, number: int, keep: Iterable[str] = ()) -> Path:
+        """Empty a round's folder (a round interrupted before it finished), keeping ``keep`` files."""
+        folder = self.round_dir(number)
+        keep = set(keep)
+        if folder.exists():
+            for child in folder.iterdir():
+                if child.name in keep:
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def finished_round_numbers(self) -> list[int]:
+        return sorted(self.state().finished_rounds)
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.root / "baselines"
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.root / "workspace"
+
+
+def chosen_candidate(run: Path) -> Path:
+    """The chosen round's ``candidate.py`` of a finished run (``summary.json`` names the round)."""
+    run = Path(run)
+    summary = run / "summary.json"
+    if not summary.is_file():
+        raise RunFolderError(f"{run}: the run has not finished (no summary.json); resume it with --resume {run}")
+    chosen = read_json(summary).get("chosen_round")
+    if chosen is None:
+        raise RunFolderError(f"{run}: no round produced a valid controller")
+    path = run / "rounds" / f"{int(chosen):03d}" / "candidate.py"
+    if not path.is_file():
+        raise RunFolderError(f"{path}: missing")
+    return path
