@@ -1,0 +1,14 @@
+# ruff: noqa
+"""Tries to end the worker process (SystemExit, then os._exit). EXPECT: error crash violation"""
+
+import os
+
+from autotts.controllers import Controller
+
+
+class Quitter(Controller):
+    def run(self, episode):
+        try:
+            raise SystemExit(0)
+        finally:
+            os._exit(0)

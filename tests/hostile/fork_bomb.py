@@ -1,0 +1,12 @@
+# ruff: noqa
+"""Forks without end. EXPECT: violation"""
+
+import os
+
+from autotts.controllers import Controller
+
+
+class Forker(Controller):
+    def run(self, episode):
+        while True:
+            os.fork()

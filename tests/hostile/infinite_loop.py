@@ -1,0 +1,11 @@
+# ruff: noqa
+"""Loops forever inside run(). EXPECT: timeout crash"""
+
+from autotts.controllers import Controller
+
+
+class Spin(Controller):
+    def run(self, episode):
+        n = 0
+        while True:
+            n += 1

@@ -1,0 +1,12 @@
+# ruff: noqa
+"""Starts a process through subprocess. EXPECT: violation"""
+
+import subprocess
+
+from autotts.controllers import Controller, majority
+
+
+class Spawner(Controller):
+    def run(self, episode):
+        subprocess.run(["touch", "{{MARKER}}"], check=False)
+        return majority(episode.read_full(1))
