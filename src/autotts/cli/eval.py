@@ -123,9 +123,13 @@ def _write_traces(path: Path, results: list[CellResult]) -> None:
 
 
 def _table(results: list[CellResult]) -> Table:
-    table = Table(title="autotts eval")
-    for column in ("controller", "β", "store", "accuracy %", "95% CI", "tokens", "latency tokens", "seeds"):
-        table.add_column(column, justify="left" if column in ("controller", "store") else "right")
+    seeds = sorted({r.seeds for r in results})
+    table = Table(title=f"autotts eval ({'/'.join(map(str, seeds))} seeds × questions per row)")
+    table.add_column("controller", no_wrap=True)
+    table.add_column("β", justify="right", no_wrap=True, min_width=4)
+    table.add_column("store", no_wrap=True)
+    for column in ("acc %", "95% CI", "tokens", "latency"):
+        table.add_column(column, justify="right", no_wrap=True)
     for r in results:
         low, high = r.accuracy_ci
         table.add_row(
@@ -133,10 +137,9 @@ def _table(results: list[CellResult]) -> Table:
             f"{r.beta:g}",
             r.store,
             f"{r.accuracy:.2f}",
-            f"[{low:.1f}, {high:.1f}]",
+            f"{low:.1f}–{high:.1f}",
             f"{r.mean_tokens:,.0f}",
             f"{r.mean_latency:,.0f}",
-            str(r.seeds),
         )
     means = mean_rows(results)
     if means:
@@ -145,11 +148,10 @@ def _table(results: list[CellResult]) -> Table:
             table.add_row(
                 m["controller"],
                 f"{m['beta']:g}",
-                m["store"],
+                m["store"].replace("mean of", "mean,"),
                 f"{m['accuracy']:.2f}",
                 "",
                 f"{m['tokens']:,.0f}",
                 f"{m['latency_tokens']:,.0f}",
-                str(m["seeds"]),
             )
     return table
