@@ -1,6 +1,6 @@
 """Controllers: the base class and β schedules, the published baselines, CMC, a registry of names."""
 
-from . import asc, cmc, esc, parallel_probe, sac, sc, short_m, space  # noqa: F401  (register the built-ins)
+from . import asc, cmc, esc, evo, parallel_probe, sac, sc, short_m, space  # noqa: F401  (register the built-ins)
 from .base import Controller, budget_k, get_controller_class, register, registered
 from .loading import ControllerLoadError, UpstreamController, load_file_controller, resolve_controller
 from .votes import confidence, count, majority, vote_stats
