@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 from .catalog import ALL_STORES, split_stores
@@ -22,8 +23,6 @@ def resolve_store_names(stores: list[str] | None = None, split: str | None = Non
         names.extend(split_stores(split))
     for item in stores or []:
         if "*" in item:
-            import fnmatch
-
             matched = [n for n in ALL_STORES if fnmatch.fnmatch(n, item)]
             if not matched:
                 raise ValueError(f"--store {item!r} matches no known store")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,6 @@ class Store:
     name: str
     questions: list[Question]
     source: str = ""
-    _ids: dict = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> str:
@@ -134,10 +133,10 @@ class StoreSummary:
         tokens = []
         for question in store.questions:
             m = AnswerMatrix.of(question)
-            counts = np.bincount(m.final, minlength=len(m.vocab))
-            # ties go to the answer seen first in pool order, as in every vote here
-            first_seen = {a: i for i, a in reversed(list(enumerate(m.final.tolist())))}
-            leader = max(range(len(counts)), key=lambda a: (counts[a], -first_seen.get(a, 1 << 30)))
+            counts: dict[int, int] = {}  # in pool order, so ties go to the answer seen first
+            for answer in m.final.tolist():
+                counts[answer] = counts.get(answer, 0) + 1
+            leader = max(counts, key=counts.__getitem__)
             correct += int(leader == m.gold)
             tokens.append(m.tokens.mean())
         n = len(store.questions)

@@ -21,7 +21,7 @@ from typing import Any
 from .. import __version__
 from ..controllers import cmc
 from ..data import split_stores, store_path
-from ..evaluation import Cell, CellResult, ControllerSpec, grid
+from ..evaluation import Cell, CellResult, ControllerSpec, blocks_for, grid
 from ..evaluation.sandbox import SandboxError, SandboxPool
 from . import plots
 from .history import DigestLimits, informative_records, trace_digest
@@ -144,7 +144,7 @@ def result_rows(results: Sequence[CellResult]) -> list[dict[str, Any]]:
 
 
 def _blocks(cells: Sequence[Cell]) -> int:
-    return sum(-(-c.seeds // 25) for c in cells)
+    return sum(blocks_for(c.seeds) for c in cells)
 
 
 class DiscoveryLoop:

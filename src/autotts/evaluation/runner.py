@@ -205,6 +205,11 @@ def score(cell: Cell, blocks: Sequence[Block], golds: Sequence[str]) -> CellResu
     )
 
 
+def blocks_for(seeds: int) -> int:
+    """How many blocks (progress steps) an evaluation over ``seeds`` seeds is cut into."""
+    return -(-seeds // SEEDS_PER_BLOCK)
+
+
 def plan_blocks(cells: Sequence[Cell], seeds_per_block: int = SEEDS_PER_BLOCK) -> list[tuple[int, int, int]]:
     """``(cell_index, seed_lo, seed_hi)`` for every block, most expensive cells first (β high)."""
     order = sorted(range(len(cells)), key=lambda i: -cells[i].beta)

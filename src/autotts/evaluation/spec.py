@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..controllers.base import Controller
@@ -41,4 +41,3 @@ class Cell:
     beta: float
     store: str
     seeds: int = 100
-    extra: dict = field(default_factory=dict, compare=False, hash=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation import Cell, CellResult, ControllerSpec, area_under_curve, tokens_at_accuracy
+from ..evaluation import Cell, CellResult, ControllerSpec, area_under_curve, blocks_for, tokens_at_accuracy
 from . import plots
 from .compare import Comparison, fmt_interval
 from .html import HtmlReport, write_csv
@@ -101,8 +101,8 @@ def judge(
 
 def plan_size(stores: int, seeds: int, chosen_betas: int = len(CHOSEN_BETAS), curve_seeds: int | None = None) -> int:
     """Progress steps of :func:`judge` with the default baselines (blocks of at most 25 seeds)."""
-    blocks = -(-seeds // 25)
-    curve_blocks = blocks if curve_seeds is None else -(-min(seeds, curve_seeds) // 25)
+    blocks = blocks_for(seeds)
+    curve_blocks = blocks if curve_seeds is None else blocks_for(min(seeds, curve_seeds))
     table_cells = chosen_betas + len(BASELINES) + 2  # + CMC at β 0.5 and 1
     curve_cells = (len(BASELINES) + 1) * len(BASELINE_BETAS) - len(BASELINES) - 2
     return stores * (table_cells * blocks + curve_cells * curve_blocks)
