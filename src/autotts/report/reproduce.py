@@ -188,7 +188,7 @@ def _signed(value: float | None, unit: str) -> str:
 
 def write_curves(results: Sequence[CellResult], out: Path) -> list[Path]:
     """One accuracy-vs-tokens plot per store: baselines over their budget, CMC over β, 95% bands."""
-    names = {ref: name for name, ref, _ in TABLE1_METHODS}
+    names = {ref: name for name, ref, _ in TABLE1_METHODS} | {"sc": "SC@k"}  # the curve sweeps k
     by_store: dict[str, dict[str, list[CellResult]]] = {}
     for r in results:
         by_store.setdefault(r.store, {}).setdefault(r.cell.controller.ref, []).append(r)
@@ -202,5 +202,5 @@ def write_curves(results: Sequence[CellResult], out: Path) -> list[Path]:
                 points.append((r.mean_tokens, r.accuracy, low, high))
             series.append(plots.Series(names.get(ref, ref), points, emphasis=ref == "cmc"))
         path = out / f"curve_{store.replace('/', '_')}.png"
-        paths.append(plots.scaling_curves(path, {store: series}, title=f"{store}: accuracy vs tokens"))
+        paths.append(plots.scaling_curves(path, {store: series}))
     return paths
