@@ -11,7 +11,6 @@ from rich.table import Table
 
 from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store, resolve_store_names
 from ..evaluation import blocks_for, evaluate
-from ..report.reproduce import compare_with_paper, curve_cells, table1_cells, write_curves, write_table
 from .common import console, err_console, fail, progress_bar
 
 
@@ -38,6 +37,9 @@ def reproduce_command(
 
       autotts reproduce --store Qwen3-4B/aime24 --seeds 20
     """
+    # the report layer pulls in matplotlib: imported here so `autotts --help` stays quick
+    from ..report.reproduce import compare_with_paper, curve_cells, table1_cells, write_curves, write_table
+
     names = _stores(store)
     started = time.perf_counter()
     cells = table1_cells(names, seeds)
