@@ -133,7 +133,7 @@ def _table(results: list[CellResult]) -> Table:
     for r in results:
         low, high = r.accuracy_ci
         table.add_row(
-            r.controller,
+            _short(r.controller),
             f"{r.beta:g}",
             r.store,
             f"{r.accuracy:.2f}",
@@ -146,7 +146,7 @@ def _table(results: list[CellResult]) -> Table:
         table.add_section()
         for m in means:
             table.add_row(
-                m["controller"],
+                _short(m["controller"]),
                 f"{m['beta']:g}",
                 m["store"].replace("mean of", "mean,"),
                 f"{m['accuracy']:.2f}",
@@ -155,3 +155,8 @@ def _table(results: list[CellResult]) -> Table:
                 f"{m['latency_tokens']:,.0f}",
             )
     return table
+
+
+def _short(controller: str) -> str:
+    """A controller file is shown by its file name (and class) so the table keeps its columns."""
+    return Path(controller).name if ".py" in controller else controller
