@@ -1,5 +1,7 @@
-"""Speed of the replay harness: episodes per second per controller (one core), and the wall time and
-peak memory of the 72 Table 1 cells (``autotts reproduce``'s evaluation, 100 seeds, all cores).
+"""Speed of the replay harness: episodes per second per controller (one core; one episode at a time
+through ``run``, and through ``evaluate``, which uses the lockstep ``run_batch`` where a controller has
+one), and the wall time and peak memory of the 72 Table 1 cells (``autotts reproduce``'s evaluation,
+100 seeds, all cores).
 
     python benchmarks/bench_harness.py            # everything
     python benchmarks/bench_harness.py --quick    # per-controller rates on one store only
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from autotts import Cell, ControllerSpec, evaluate, load_store
+from autotts import Cell, ControllerSpec, Episode, evaluate, load_store
 from autotts.data import ALL_STORES
 from autotts.evaluation.executors import default_jobs
 from autotts.report.reproduce import table1_cells
@@ -36,18 +38,34 @@ def machine() -> str:
     return f"{cpu}, {default_jobs()} cores, Python {platform.python_version()}"
 
 
+def scalar_seconds(ref: str, beta: float, store: str, seeds: int) -> float:
+    """Seconds to play every episode one at a time through ``run`` (what a candidate without
+    ``run_batch`` costs, and what trace passes cost)."""
+    controller = ControllerSpec(ref).build(beta)
+    questions = load_store(store).questions
+    start = time.perf_counter()
+    for seed in range(seeds):
+        for question in questions:
+            controller.run(Episode(question, seed, max_branches=controller.max_branches))
+    return time.perf_counter() - start
+
+
 def episode_rates(store: str, seeds: int) -> None:
     load_store(store)
+    episodes = seeds * 30
     print(f"\nepisodes per second, one core, {store}, {seeds} seeds x 30 questions")
-    print(f"{'controller':<22}{'seconds':>9}{'episodes/s':>12}{'vs upstream':>13}")
+    print(f"{'controller':<22}{'run() s':>9}{'eps/s':>9}{'evaluate s':>12}{'eps/s':>9}{'vs upstream':>13}")
     for ref, beta in RATE_CELLS:
+        scalar = scalar_seconds(ref, beta, store, seeds)
         start = time.perf_counter()
-        evaluate([Cell(ControllerSpec(ref), beta, store, seeds)], jobs=1)
+        evaluate([Cell(ControllerSpec(ref), beta, store, seeds)], jobs=1)  # run_batch where it exists
         seconds = time.perf_counter() - start
         label = f"{ref} β={beta:g}"
         upstream = UPSTREAM_SECONDS.get(label)
         ratio = f"{upstream * seeds / 100 / seconds:.1f}x" if upstream else ""
-        print(f"{label:<22}{seconds:>9.2f}{seeds * 30 / seconds:>12,.0f}{ratio:>13}")
+        print(
+            f"{label:<22}{scalar:>9.2f}{episodes / scalar:>9,.0f}{seconds:>12.2f}{episodes / seconds:>9,.0f}{ratio:>13}"
+        )
 
 
 def reproduce_cells() -> None:

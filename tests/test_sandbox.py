@@ -103,7 +103,13 @@ def runtime_results(arena, listener) -> dict:
 # ---------------------------------------------------------------- the full sandbox (screen on)
 
 
-BEHAVIOURAL = {"infinite_loop.py", "memory_bomb.py", "non_string.py", "raises.py"}  # nothing to see statically
+BEHAVIOURAL = {  # nothing to see statically
+    "infinite_loop.py",
+    "memory_bomb.py",
+    "non_string.py",
+    "raises.py",
+    "batch_write_costs.py",
+}
 
 
 def test_full_sandbox_rejects_or_contains_every_hostile_file(arena):
@@ -134,9 +140,10 @@ def test_hostile_file_is_contained_at_run_time(path, runtime_results):
         assert failure.error and failure.store == STORE
         if failure.kind in ("violation", "timeout", "memory"):
             assert failure.seed >= 0 and failure.question >= 0, f"{path.name}: no episode named in {failure}"
-    else:  # contained as ordinary errors: every episode failed, none scored
+    else:  # contained as ordinary errors: every episode (or every lockstep batch) failed, none scored
         assert "error" in expected, f"{path.name}: {result.failures[0]}"
-        assert len(result.failures) == result.seeds * result.questions
+        batches_failed = all(f.question == -1 and f.error.startswith("run_batch:") for f in result.failures)
+        assert batches_failed or len(result.failures) == result.seeds * result.questions
         assert all(f.kind == "error" for f in result.failures)
     assert result.accuracy <= runtime_results["honest"].accuracy
     assert result.accuracy == 0.0
@@ -214,6 +221,18 @@ def test_sandboxed_results_equal_in_process_and_do_not_depend_on_jobs(tmp_path):
     (trusted,) = evaluate(cmc_like, jobs=1)
     assert np.array_equal(one[0].correct, trusted.correct) and np.array_equal(one[0].tokens, trusted.tokens)
     assert 60 < one[0].accuracy <= 100
+
+
+def test_a_candidate_run_batch_is_used_in_the_sandbox_and_equals_run(tmp_path):
+    """Without traces the sandbox plays a candidate's run_batch (one lockstep batch per block); the
+    numbers equal the per-episode run() that trace passes use."""
+    cells = grid([ControllerSpec(str(CANDIDATES / "batched_vote.py"))], [0.2, 0.9], [STORE], 26)
+    batched = evaluate_sandboxed(cells, jobs=2, scratch=tmp_path / "batched")
+    scalar = evaluate_sandboxed(cells, jobs=2, want_traces=True, scratch=tmp_path / "scalar")
+    for a, b in zip(batched, scalar, strict=True):
+        assert not a.failures and not b.failures and not a.traces and len(b.traces) == 26 * 30
+        assert a.answers == b.answers and np.array_equal(a.tokens, b.tokens) and np.array_equal(a.latency, b.latency)
+    assert batched[1].mean_tokens > batched[0].mean_tokens
 
 
 def test_traces_match_the_in_process_harness(tmp_path):

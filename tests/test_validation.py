@@ -113,7 +113,13 @@ def test_screen_accepts_ordinary_controller_code():
     assert screen_source(source) == []
 
 
-BEHAVIOURAL = {"infinite_loop.py", "memory_bomb.py", "non_string.py", "raises.py"}  # see test_sandbox.py
+BEHAVIOURAL = {  # see test_sandbox.py
+    "infinite_loop.py",
+    "memory_bomb.py",
+    "non_string.py",
+    "raises.py",
+    "batch_write_costs.py",
+}
 
 
 def test_every_hostile_file_fails_validation_with_a_reason():
@@ -132,14 +138,27 @@ def test_every_hostile_file_fails_validation_with_a_reason():
 
 
 def test_honest_candidates_validate():
-    for path in (CANDIDATES / "honest_vote.py", CANDIDATES / "cmc_like.py"):
+    for path in (CANDIDATES / "honest_vote.py", CANDIDATES / "cmc_like.py", CANDIDATES / "batched_vote.py"):
         result = validate_candidate(path)
         assert result.ok, result.reason
         assert result.reason == ""
-        assert all(c["ok"] for c in result.checks), result.checks
+        batch_check = check(result, "run_batch agrees")["ok"]
+        assert batch_check is (True if path.name == "batched_vote.py" else None)  # skipped without run_batch
+        assert all(c["ok"] for c in result.checks if c["name"] != "run_batch agrees"), result.checks
         assert sorted(result.tokens_by_beta) == [0.0, 0.5, 1.0]
         data = json.loads(json.dumps(result.to_json()))
         assert data["ok"] and data["class_name"] == result.class_name
+
+
+def test_a_run_batch_that_decides_differently_is_rejected(tmp_path):
+    source = (CANDIDATES / "batched_vote.py").read_text()
+    one_window_more = 'for k in range(self.params["windows"] + 1):'
+    path = write(tmp_path, source.replace('for k in range(self.params["windows"]):', one_window_more))
+    source_ok = validate_candidate(CANDIDATES / "batched_vote.py")
+    assert check(source_ok, "run_batch agrees")["ok"] is True
+    result = validate_candidate(path)
+    assert not result.ok and "run_batch and run disagree" in result.reason
+    assert check(result, "monotone tokens")["ok"] is None
 
 
 def test_extra_constructor_argument_is_rejected_unless_no_beta_rule(tmp_path):

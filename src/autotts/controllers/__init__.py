@@ -3,7 +3,7 @@
 from . import asc, cmc, esc, evo, parallel_probe, sac, sc, short_m, space  # noqa: F401  (register the built-ins)
 from .base import Controller, budget_k, get_controller_class, register, registered
 from .loading import ControllerLoadError, UpstreamController, load_file_controller, resolve_controller
-from .votes import confidence, count, majority, vote_stats
+from .votes import confidence, confidence_rows, count, majority, vote_stats
 
 __all__ = [
     "Controller",
@@ -11,6 +11,7 @@ __all__ = [
     "UpstreamController",
     "budget_k",
     "confidence",
+    "confidence_rows",
     "count",
     "get_controller_class",
     "load_file_controller",

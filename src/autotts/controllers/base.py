@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from ..env.batch import EpisodeBatch
 from ..env.core import DEFAULT_MAX_BRANCHES, Episode
 
 
@@ -42,6 +43,18 @@ class Controller:
 
     def run(self, episode: Episode) -> str | None:
         raise NotImplementedError
+
+    def run_batch(self, batch: EpisodeBatch) -> None:
+        """Optional, for speed: play every row of ``batch`` (one per question and seed) in lockstep
+        and :meth:`~autotts.env.batch.EpisodeBatch.stop` each row with its answer id. It must decide
+        exactly as :meth:`run` does, row for row; evaluation uses it when present and traces are not
+        wanted (traces come from :meth:`run`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def has_batch(cls) -> bool:
+        """Whether the class implements :meth:`run_batch`."""
+        return cls.run_batch is not Controller.run_batch
 
     def describe(self) -> str:
         shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())

@@ -3,6 +3,9 @@ first window whose answers all agree."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..env.batch import EpisodeBatch
 from ..env.core import Episode
 from .base import Controller, budget_k, register
 from .votes import majority
@@ -29,3 +32,13 @@ class EarlyStoppingConsistency(Controller):
                 return read[0]
         episode.note(stop="budget", windows=len(answers) // window)
         return majority(answers)
+
+    def run_batch(self, batch: EpisodeBatch) -> None:
+        window = self.params["window"]
+        for w in range(self.params["max_samples"] // window):
+            batch.read_full(np.where(batch.active, window, 0))
+            read = batch.latest[:, w * window : (w + 1) * window]  # every active row has read w + 1 windows
+            batch.stop(batch.active & (read == read[:, :1]).all(axis=1), read[:, 0])
+            if not batch.active.any():
+                return
+        batch.stop(batch.active, batch.vote_stats()[0])

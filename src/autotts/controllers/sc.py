@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..env.batch import EpisodeBatch
 from ..env.core import Episode
 from .base import Controller, budget_k, register
 from .votes import majority
@@ -18,3 +21,7 @@ class SelfConsistency(Controller):
     def run(self, episode: Episode) -> str | None:
         answers = episode.read_full(self.params["k"])
         return majority(answers)
+
+    def run_batch(self, batch: EpisodeBatch) -> None:
+        batch.read_full(self.params["k"])
+        batch.stop(np.ones(batch.rows, dtype=bool), batch.vote_stats()[0])  # votes join in reading order

@@ -61,3 +61,13 @@ def count_stats(counts: dict[str, int]) -> tuple[str | None, int, int]:
         if n > top2 and answer != leader:
             top2 = n
     return leader, top1, top2
+
+
+# ---------------------------------------------------------------- row-wise forms for EpisodeBatch
+
+_CONFIDENCE_ARRAY = np.array(_CONFIDENCE)
+
+
+def confidence_rows(top1: np.ndarray, top2: np.ndarray) -> np.ndarray:
+    """:func:`confidence` of each row's counts (counts never exceed the 128-branch pool)."""
+    return _CONFIDENCE_ARRAY[top1, top2]

@@ -68,9 +68,14 @@ Rules (a file that breaks one is rejected with the reason, and the round is lost
 - **64 branches is a ceiling, not a target.** `episode.remaining` says how many more branches may be
   opened; good controllers stop early when the answer is settled.
 - **Imports:** only `math`, `statistics`, `collections`, `itertools`, `functools`, `heapq`, `bisect`,
-  `dataclasses`, `typing`, `enum`, `abc`, `numpy`, `scipy` and `from autotts.controllers import
-  Controller, majority, vote_stats, confidence, count, budget_k`. (The baselines' sources use the
-  package's relative imports; a candidate file cannot.)
+  `dataclasses`, `typing`, `enum`, `abc`, `numpy`, `scipy`, `from autotts.controllers import
+  Controller, majority, vote_stats, confidence, confidence_rows, count, budget_k` and `from autotts.env
+  import EpisodeBatch`. (The baselines' sources use the package's relative imports; a candidate file
+  cannot.)
+- **Optional speed-up:** besides `run`, a class may implement `run_batch(self, batch)`, the same
+  policy played on all seeds and questions at once with numpy (see the API notes and `cmc.py`).
+  Evaluation then runs several times faster. It must decide exactly as `run` in every episode
+  (validation compares them); when in doubt, leave it out.
 - **No oracle signals.** Use only the episode's public observations (answers revealed so far, branch
   states, costs). No private attributes (`episode._anything`), no dunder attributes, no
   `getattr`/`eval`/`exec`/`open`, no file, network or process access: the code runs in a sandbox

@@ -19,6 +19,8 @@ Checks, in order; each is recorded as ``{"name", "ok", "detail"}`` and the first
    no episode may raise or be stopped. ``independent episodes``: the same episodes played in
    reverse order give the same answers and costs (``random``/``numpy.random`` are reseeded per
    episode there), so a controller cannot carry answers from one seed of a question to the next.
+   ``run_batch agrees`` (for a class that implements the optional ``run_batch``): the lockstep run
+   gives every episode the same answer, tokens and latency as ``run``.
    ``monotone tokens``: mean tokens must not fall as β grows (2% tolerance).
 
 Upstream-style files (a class with ``solve(question)``) run with ``autotts eval`` but are **not**
@@ -90,6 +92,7 @@ DYNAMIC_CHECKS = (
     "ceiling",
     "quick run",
     "independent episodes",
+    "run_batch agrees",
     "monotone tokens",
 )
 
@@ -125,9 +128,10 @@ def validate_candidate(
         results = pool.evaluate(cells, seed_each_episode=True)
         failure = stopped(results) or next((f for r in results for f in r.failures), None)
         backwards = pool.evaluate(cells, reverse=True, seed_each_episode=True) if failure is None else []
+        batched = pool.evaluate(cells) if failure is None and info.get("has_run_batch") else None
     if failure is not None:
         checks.add("quick run", False, f"{failure}")
-        checks.skip("independent episodes", "monotone tokens")
+        checks.skip("independent episodes", "run_batch agrees", "monotone tokens")
         return checks.result(class_name)
     tokens = {r.beta: r.mean_tokens for r in results}
     accuracy = ", ".join(f"β={r.beta:g}: {r.accuracy:.1f}%" for r in results)
@@ -135,6 +139,11 @@ def validate_candidate(
         "quick run", True, f"{len(results)} β values × {quick_seeds} seeds on {quick_store}; accuracy {accuracy}"
     )
     if not _independence_check(results, backwards, checks):
+        checks.skip("run_batch agrees", "monotone tokens")
+        return checks.result(class_name, tokens)
+    if batched is None:
+        checks.skip("run_batch agrees")
+    elif not _batch_check(results, batched, checks):
         checks.skip("monotone tokens")
         return checks.result(class_name, tokens)
     _monotone_check(tokens, checks)
@@ -272,6 +281,33 @@ def _independence_check(forward: list, backward: list, checks: _Checks) -> bool:
                 "cache keyed by question); keep per-episode state inside run()",
             )
     return checks.add("independent episodes", True, "the same results when episodes are played in reverse order")
+
+
+def _batch_check(scalar: list, batched: list, checks: _Checks) -> bool:
+    """``run_batch`` must decide exactly as ``run``: the same answer, tokens and latency in every episode."""
+    for a, b in zip(scalar, batched, strict=True):
+        failure = stopped([b]) or next(iter(b.failures), None)
+        if failure is not None:
+            return checks.add("run_batch agrees", False, f"at β={a.beta:g}, run_batch failed: {failure}")
+        differs = [
+            (s, q)
+            for s in range(a.seeds)
+            for q in range(a.questions)
+            if a.answers[s][q] != b.answers[s][q]
+            or a.tokens[s, q] != b.tokens[s, q]
+            or a.latency[s, q] != b.latency[s, q]
+        ]
+        if differs:
+            s, q = differs[0]
+            return checks.add(
+                "run_batch agrees",
+                False,
+                f"at β={a.beta:g}, run_batch and run disagree in {len(differs)} of {a.seeds * a.questions} episodes; "
+                f"first: question {q} seed {s}: run gave {a.answers[s][q]!r} for {a.tokens[s, q]} tokens "
+                f"(latency {a.latency[s, q]}), run_batch {b.answers[s][q]!r} for {b.tokens[s, q]} tokens "
+                f"(latency {b.latency[s, q]}); run_batch must decide exactly as run, or be removed",
+            )
+    return checks.add("run_batch agrees", True, "run_batch gives the same answers and costs as run in every episode")
 
 
 def _monotone_check(tokens: dict[float, float], checks: _Checks) -> bool:

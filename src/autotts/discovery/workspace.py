@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..controllers import asc, base, cmc, esc, parallel_probe, sac, sc, short_m, votes
-from ..env import core
+from ..env import batch, core
 from .runfolder import RunFolder, write_atomic
 
 HISTORY_FILES = ("candidate.py", "validation.json", "results.csv", "curve.png", "traces.md")
@@ -50,6 +50,19 @@ EPISODE_MEMBERS = (
     "live",
     "finished",
     "unpruned",
+)
+BATCH_MEMBERS = (
+    "spawn",
+    "advance",
+    "read_full",
+    "prune",
+    "stop",
+    "compact",
+    "live",
+    "unpruned",
+    "finished_count",
+    "vote_stats",
+    "majority",
 )
 REQUESTS, RESULTS = ".eval/requests", ".eval/results"
 
@@ -113,6 +126,19 @@ def api_documentation() -> str:
         "",
     ]
     parts += [_member_doc(votes, name) for name in ("majority", "vote_stats", "confidence", "count")]
+    parts += [
+        "",
+        "## Optional, for speed: lockstep batches (`from autotts.env import EpisodeBatch`)",
+        "",
+        _member_doc(base.Controller, "run_batch"),
+        "",
+        inspect.getdoc(batch) or "",
+        "",
+        inspect.getdoc(batch.EpisodeBatch) or "",
+        "",
+    ]
+    parts += [_member_doc(batch.EpisodeBatch, name) for name in BATCH_MEMBERS]
+    parts += ["", _member_doc(votes, "confidence_rows"), "", "The built-in `cmc.py` shows `run_batch` next to `run`."]
     return "\n".join(parts).rstrip() + "\n"
 
 

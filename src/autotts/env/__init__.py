@@ -1,5 +1,7 @@
-"""The replay environment: episode semantics and accounting, action trace, upstream adapter."""
+"""The replay environment: episode semantics and accounting, lockstep batches of episodes, action trace,
+upstream adapter."""
 
+from .batch import EpisodeBatch
 from .core import DEFAULT_MAX_BRANCHES, Episode, EpisodeError, branch_order
 from .trace import trace_records
 from .upstream import UpstreamQuestion, solve_upstream
@@ -7,6 +9,7 @@ from .upstream import UpstreamQuestion, solve_upstream
 __all__ = [
     "DEFAULT_MAX_BRANCHES",
     "Episode",
+    "EpisodeBatch",
     "EpisodeError",
     "UpstreamQuestion",
     "branch_order",

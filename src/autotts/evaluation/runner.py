@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..controllers.base import Controller
 from ..data.registry import load_store
-from ..data.store import Store
+from ..data.store import Question, Store
+from ..env.batch import EpisodeBatch
 from ..env.core import Episode
 from ..env.trace import trace_records
 from .metrics import bootstrap_ci
@@ -30,17 +32,17 @@ class EpisodeFailure:
     """A controller raised: where, and what."""
 
     store: str
-    question: int
+    question: int  # -1: the whole lockstep batch of a block (run_batch raised)
     seed: int
     beta: float
     controller: str
     error: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.controller} (β={self.beta:g}) raised on {self.store} question {self.question} "
-            f"seed {self.seed}: {self.error}"
+        where = (
+            f"question {self.question} seed {self.seed}" if self.question >= 0 else f"the batch from seed {self.seed}"
         )
+        return f"{self.controller} (β={self.beta:g}) raised on {self.store} {where}: {self.error}"
 
 
 @dataclass
@@ -71,15 +73,29 @@ def play_block(
     store = store or load_store(cell.store)
     controller = cell.controller.build(cell.beta)
     n_seeds, n_questions = seed_hi - seed_lo, len(store.questions)
-    answers: list[list[str | None]] = []
+    answers: list[list[str | None]] = [[None] * n_questions for _ in range(n_seeds)]
     tokens = np.zeros((n_seeds, n_questions), dtype=np.int64)
     latency = np.zeros((n_seeds, n_questions), dtype=np.int64)
     failures: list[EpisodeFailure] = []
     traces: list[dict] = []
     ceiling = controller.max_branches
-    for row, seed in enumerate(range(seed_lo, seed_hi)):
-        seed_answers: list[str | None] = []
-        for q, question in enumerate(store.questions):
+    batched = controller.has_batch() and not want_traces
+    seeds = range(seed_lo, seed_hi)
+
+    def failure(q: int, seed: int, error: str) -> EpisodeFailure:
+        return EpisodeFailure(cell.store, q, seed, cell.beta, cell.controller.display, error)
+
+    if batched:
+        try:
+            answers, tokens[:], latency[:] = play_batch(controller, store.questions, seeds, ceiling)
+        except Exception as exc:
+            if fail_fast:
+                raise
+            # one failure for the whole block (a batch has no single episode to blame); nothing scores
+            failures.append(failure(-1, seed_lo, f"run_batch: {type(exc).__name__}: {exc}"))
+        return Block(cell_index, seed_lo, seed_hi, answers, tokens, latency, failures, traces)
+    for q, question in enumerate(store.questions):
+        for row, seed in enumerate(seeds):
             episode = Episode(question, seed, max_branches=ceiling)
             try:
                 answer = controller.run(episode)
@@ -88,18 +104,9 @@ def play_block(
             except Exception as exc:
                 if fail_fast:
                     raise
-                failures.append(
-                    EpisodeFailure(
-                        cell.store,
-                        q,
-                        seed,
-                        cell.beta,
-                        cell.controller.display,
-                        f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}",
-                    )
-                )
+                failures.append(failure(q, seed, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"))
                 answer = None
-            seed_answers.append(answer)
+            answers[row][q] = answer
             tokens[row, q] = episode.tokens
             latency[row, q] = episode.latency_tokens
             if want_traces:
@@ -116,8 +123,21 @@ def play_block(
                         "trace": trace_records(episode.trace),
                     }
                 )
-        answers.append(seed_answers)
+    traces.sort(key=lambda t: (t["seed"], t["question"]))  # seed-major, as blocks are read
     return Block(cell_index, seed_lo, seed_hi, answers, tokens, latency, failures, traces)
+
+
+def play_batch(
+    controller: Controller, questions: Sequence[Question], seeds: range, ceiling: int
+) -> tuple[list[list[str | None]], np.ndarray, np.ndarray]:
+    """Every question under every seed through ``controller.run_batch``: answers, tokens and latency,
+    seeds × questions."""
+    batch = EpisodeBatch(questions, seeds, max_branches=ceiling)
+    controller.run_batch(batch)
+    texts, tokens, latency = batch.results()
+    shape = (len(questions), len(seeds))
+    answers = [[texts[q * len(seeds) + row] for q in range(len(questions))] for row in range(len(seeds))]
+    return answers, tokens.reshape(shape).T, latency.reshape(shape).T
 
 
 @dataclass

@@ -53,11 +53,20 @@ ALLOWED_MODULES = frozenset(
 
 #: names a candidate may import from the autotts controller API (and nothing else of autotts)
 ALLOWED_AUTOTTS_NAMES = {
-    "autotts.controllers": {"Controller", "budget_k", "confidence", "count", "majority", "vote_stats"},
+    "autotts.controllers": {
+        "Controller",
+        "budget_k",
+        "confidence",
+        "confidence_rows",
+        "count",
+        "majority",
+        "vote_stats",
+    },
     "autotts.controllers.base": {"Controller", "budget_k"},
-    "autotts.controllers.votes": {"confidence", "count", "majority", "vote_stats"},
-    "autotts.env": {"Episode", "EpisodeError"},
+    "autotts.controllers.votes": {"confidence", "confidence_rows", "count", "majority", "vote_stats"},
+    "autotts.env": {"Episode", "EpisodeBatch", "EpisodeError"},
     "autotts.env.core": {"Episode", "EpisodeError"},
+    "autotts.env.batch": {"EpisodeBatch"},
 }
 
 #: scipy subpackages reachable as ``from scipy import X``
@@ -88,11 +97,13 @@ FORBIDDEN_BUILTINS = frozenset(
 FORBIDDEN_ATTRIBUTES = frozenset(
     {
         "as_strided",
+        "base",  # a read-only view's writable base array
         "builtins",
         "cr_frame",
         "ctypes",
         "ctypeslib",
         "f_back",
+        "flags",  # re-enabling writes to the read-only arrays of an EpisodeBatch
         "f_builtins",
         "f_code",
         "f_globals",
@@ -112,6 +123,7 @@ FORBIDDEN_ATTRIBUTES = frozenset(
         "pickle",
         "save",
         "savetxt",
+        "setflags",
         "savez",
         "savez_compressed",
         "socket",
@@ -156,7 +168,7 @@ ALLOWED_DUNDER_DEFINITIONS = frozenset(
 )
 
 #: parameter names under which run()/solve() receive objects the candidate did not create
-HARNESS_PARAMETERS = frozenset({"episode", "question", "ep", "env"})
+HARNESS_PARAMETERS = frozenset({"episode", "question", "ep", "env", "batch"})
 
 RULES = (
     ("imports", "imports come only from the allowlist"),
@@ -302,7 +314,7 @@ class _Screen(ast.NodeVisitor):
             self.flag("dunders", node, f"defining `{node.name}` is not allowed")
         params = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
         foreign = {p for p in params if p in HARNESS_PARAMETERS}
-        if node.name in ("run", "solve"):  # whatever they are called, these receive the harness's objects
+        if node.name in ("run", "run_batch", "solve"):  # whatever they are called, these get the harness's objects
             foreign.update(p for p in params if p not in ("self", "cls"))
         self.foreign.append(foreign)
         self.generic_visit(node)

@@ -40,6 +40,7 @@ from ..controllers import votes as controllers_votes
 from ..controllers.base import Controller, get_controller_class
 from ..controllers.loading import UPSTREAM_POOL, UpstreamController, controller_classes_in
 from ..env import core as env_core
+from ..env.batch import EpisodeBatch
 from ..env.core import DEFAULT_MAX_BRANCHES, Episode, branch_order
 from ..env.trace import trace_records
 from ..env.upstream import UpstreamQuestion
@@ -69,6 +70,9 @@ _latency = vars(Episode)["latency_tokens"].__get__
 _order = branch_order
 _max = max
 _sum = sum
+_batch_results = EpisodeBatch.results
+_batch_branches = EpisodeBatch.final_branches
+_base_run_batch = Controller.run_batch
 
 
 class Worker:
@@ -170,6 +174,9 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001 - the candidate's constructor may raise anything
             fail(self.kind_of(exc), seed_lo, -1, "building the controller failed: " + self.describe(exc))
             return self.finish(result)
+        batched = not (job["want_traces"] or job.get("reverse") or seed_each_episode)
+        if batched and getattr(cls, "run_batch", _base_run_batch) is not _base_run_batch:
+            return self.play_batch(result, controller, store, seeds, ceiling, fail)
         for seed in seeds:
             row = seed - seed_lo
             self.where[1] = seed
@@ -200,6 +207,37 @@ class Worker:
         problem = self.integrity.problem()
         if problem:
             fail("violation", seed_hi - 1, n_questions - 1, problem)
+        return self.finish(result)
+
+    def play_batch(
+        self, result: dict, controller: Controller, store: Any, seeds: list[int], ceiling: int, fail
+    ) -> dict:
+        """The block through the candidate's ``run_batch``: one lockstep batch of every question and
+        seed, then the same checks as per episode, on every row."""
+        batch = EpisodeBatch(store.questions, seeds, max_branches=ceiling)
+        try:
+            controller.run_batch(batch)
+            answers, tokens, latency = _batch_results(batch)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are failures too
+            fail(self.kind_of(exc), seeds[0], -1, "run_batch: " + self.describe(exc))
+            return self.finish(result)
+        denials = self.guard.take_denials()
+        problem = ("sandbox violation: " + "; ".join(dict.fromkeys(denials))) if denials else None
+        problem = problem or self.integrity.problem()
+        where = (seeds[0], -1)
+        if problem is None:
+            intervals, charged = _batch_branches(batch)
+            found = batch_accounting_problem(store, seeds, ceiling, intervals, charged, tokens, latency)
+            if found:
+                *where, problem = found
+        if problem:
+            fail("violation", where[0], where[1], problem)
+            return self.finish(result)
+        for k, answer in enumerate(answers):  # rows are question-major
+            q, row = divmod(k, len(seeds))
+            result["answers"][row][q] = answer
+            result["tokens"][row][q] = int(tokens[k])
+            result["latency"][row][q] = int(latency[k])
         return self.finish(result)
 
     def finish(self, result: dict) -> dict:
@@ -317,11 +355,56 @@ def accounting_problem(episode: Episode, question: Any, seed: int, ceiling: int)
     return None
 
 
+def batch_accounting_problem(
+    store: Any,
+    seeds: list[int],
+    ceiling: int,
+    intervals: np.ndarray,
+    charged: np.ndarray,
+    tokens: np.ndarray,
+    latency: np.ndarray,
+) -> tuple[int, int, str] | None:
+    """:func:`accounting_problem` for every row of a batch (rows question-major), from the branch
+    states the batch kept when each row stopped, checked against the store itself: ``(seed,
+    question, what does not add up)`` of the first dishonest row, or None."""
+    width = intervals.shape[1]
+    orders = np.array([_order(seed, len(store.questions[0].branches))[:width] for seed in seeds])
+    for q, question in enumerate(store.questions):
+        rows = slice(q * len(seeds), (q + 1) * len(seeds))
+        taken, paid = intervals[rows], charged[rows]
+        probes = np.array([b.probes for b in question.branches])[orders]
+        length = np.array([b.tokens for b in question.branches])[orders]
+        freq = question.probe_freq
+        opened = taken > 0
+        honest = np.where(
+            taken <= probes,
+            paid == taken * freq,
+            (taken == probes + 1) & ((paid == length) | (paid == np.maximum(probes * freq, length))),
+        )
+        # ids are opened in order, so an opened branch never follows an unopened one
+        in_order = ~(opened[:, 1:] & ~opened[:, :-1]).any(axis=1)
+        total, widest = paid.sum(axis=1), paid.max(axis=1)
+        bad = (~honest.all(axis=1)) | (~in_order) | (opened.sum(axis=1) > ceiling)
+        bad |= (tokens[rows] != total) | (latency[rows] < widest) | (latency[rows] > total)
+        if bad.any():
+            row = int(np.argmax(bad))
+            charges = paid[row][opened[row]].tolist()
+            shown = ", ".join(map(str, charges[:8])) + (", ..." if len(charges) > 8 else "")
+            return (
+                seeds[row],
+                q,
+                f"accounting: {int(tokens[rows][row])} tokens and latency {int(latency[rows][row])} reported "
+                f"for branch charges [{shown}] (sum {sum(charges)})",
+            )
+    return None
+
+
 def describe_class(cls: type, betas: list[float], describe: Callable[[BaseException], str], harness_section) -> dict:
     """Constructor signature, ceiling, schedules (two passes over the β grid) and construction errors."""
     init = cls.__init__
     out: dict[str, Any] = {"class": cls.__name__, "inherits_init": init is Controller.__init__}
     out["has_run"] = getattr(cls, "run", None) is not Controller.run
+    out["has_run_batch"] = getattr(cls, "run_batch", None) is not Controller.run_batch
     out["init"] = None
     if type(init) is types.FunctionType:  # only a plain function: reading it runs no candidate code
         with harness_section():  # reading __code__ is an audited event

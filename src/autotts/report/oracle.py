@@ -23,6 +23,7 @@ divided by the cheapest majority cost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,21 +82,25 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.exp(log_none))
 
 
-def cheapest_majority(question: Question, matrix: AnswerMatrix, leader: int, seed: int) -> tuple[int, int]:
-    """``(tokens, branches)`` of the shortest prefix of ``seed``'s order whose majority is ``leader``."""
+def cheapest_majority(
+    question: Question, matrix: AnswerMatrix, leader: int, seeds: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(tokens, branches)``, one entry per seed: the shortest prefix of the seed's order whose
+    majority is ``leader``, and its cost."""
     n = len(question.branches)
-    order = np.asarray(branch_order(seed, n))
-    finals = matrix.final[order]
-    vocab = len(matrix.vocab)
-    counts = np.cumsum(np.eye(vocab, dtype=np.int32)[finals], axis=0)  # prefix × answer
-    first_seen = np.full(vocab, n, dtype=np.int64)
-    np.minimum.at(first_seen, finals, np.arange(n))
+    orders = np.array([branch_order(seed, n) for seed in seeds], dtype=np.int64)
+    answers, compact = np.unique(matrix.final, return_inverse=True)  # final answers only
+    finals = compact[orders]  # seeds × position
+    rows = np.arange(len(orders))[:, None]
+    counts = np.cumsum(np.eye(len(answers), dtype=np.int32)[finals], axis=1)  # seeds × prefix × answer
+    first_seen = np.full((len(orders), len(answers)), n, dtype=np.int64)
+    np.minimum.at(first_seen, (rows, finals), np.arange(n)[None, :])
     # rank by count, ties to the earliest first sighting (unseen answers have count 0 and lose)
-    score = counts.astype(np.int64) * (n + 1) - first_seen[None, :]
-    prefix_leaders = score.argmax(axis=1)
-    hits = np.flatnonzero(prefix_leaders == leader)
-    k = int(hits[0]) + 1 if hits.size else n
-    return int(matrix.tokens[order[:k]].sum()), k
+    score = counts.astype(np.int64) * (n + 1) - first_seen[:, None, :]
+    hits = score.argmax(axis=2) == np.searchsorted(answers, leader)
+    branches = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, n)
+    spent = np.cumsum(matrix.tokens[orders], axis=1)[np.arange(len(orders)), branches - 1]
+    return spent, branches
 
 
 def store_bounds(store: Store, seeds: int = 100, pass_at: tuple[int, ...] = PASS_AT) -> OracleBounds:
@@ -112,9 +117,9 @@ def store_bounds(store: Store, seeds: int = 100, pass_at: tuple[int, ...] = PASS
         c = int((matrix.final == matrix.gold).sum()) if matrix.gold >= 0 else 0
         for k in pass_at:
             pass_sums[k] += pass_at_k(n, c, k)
-        costs = [cheapest_majority(question, matrix, leader, seed) for seed in range(seeds)]
-        per_question_tokens.append(float(np.mean([t for t, _ in costs])))
-        branch_counts.append(float(np.mean([k for _, k in costs])))
+        spent, branches = cheapest_majority(question, matrix, leader, range(seeds))
+        per_question_tokens.append(float(spent.mean()))
+        branch_counts.append(float(branches.mean()))
     n_q = len(store.questions)
     return OracleBounds(
         store=store.name,
