@@ -95,3 +95,31 @@ def test_space_genomes_change_behaviour() -> None:
     wider = {**cmc, "knobs": {**cmc["knobs"], "n_init": 16, "min_finished": 8}}
     a, b = evaluate([Cell(space_spec(cmc), 0.5, STORE, 3), Cell(space_spec(wider), 0.5, STORE, 3)], jobs=1)
     assert b.mean_tokens > a.mean_tokens * 1.1
+
+
+def test_run_batch_decides_exactly_as_run_across_the_space() -> None:
+    """The lockstep form (used by evaluate, so by every evolve fitness) equals run() in every episode,
+    for the published points, the evolve seeds and random mutants of them."""
+    import random
+
+    from autotts.data import load_store
+    from autotts.discovery.evolve.genome import mutate, seed_genomes
+    from autotts.env import Episode, EpisodeBatch
+
+    rng = random.Random(3)
+    genomes = [baseline_genome(name) for name in sorted(BASELINE_GENOMES)] + list(seed_genomes())
+    genomes += [mutate(mutate(rng.choice(genomes), rng), rng) for _ in range(24)]
+    questions = load_store(STORE).questions  # 60 rows: enough for rows to stop early and be compacted
+    seeds = range(2)
+    for genome in genomes:
+        for beta in (0.0, 0.4, 1.0):
+            controller = SpaceController(beta, genome=genome)
+            expected = []
+            for question in questions:
+                for seed in seeds:
+                    episode = Episode(question, seed, max_branches=controller.max_branches)
+                    expected.append((controller.run(episode), episode.tokens, episode.latency_tokens))
+            batch = EpisodeBatch(questions, seeds, max_branches=controller.max_branches)
+            controller.run_batch(batch)
+            answers, tokens, latency = batch.results()
+            assert list(zip(answers, tokens.tolist(), latency.tolist(), strict=True)) == expected, (genome, beta)

@@ -60,8 +60,8 @@ BATCH_MEMBERS = (
     "compact",
     "live",
     "unpruned",
-    "finished_count",
     "vote_stats",
+    "tally",
     "majority",
 )
 REQUESTS, RESULTS = ".eval/requests", ".eval/results"

@@ -114,6 +114,8 @@ _ROW_ARRAYS = (
     "_offset",
     "_votes",
     "_first_vote",
+    "_finished",
+    "_finish_log",
 )
 # what a controller reads: read-only views of the private arrays
 _PUBLISHED = {
@@ -127,6 +129,8 @@ _PUBLISHED = {
     "tokens": "_spent",
     "latency_tokens": "_latency",
     "active": "_active",
+    "finished_count": "_finished",
+    "finish_log": "_finish_log",
 }
 
 
@@ -144,9 +148,10 @@ class EpisodeBatch:
     State (read-only arrays): :attr:`status` (``rows × width``: -1 unopened, 0 live, 1 finished,
     2 pruned), :attr:`intervals` (advances taken), :attr:`latest` (latest answer id, -1 if none),
     :attr:`charged` (tokens charged per branch); per row :attr:`opened`, :attr:`tokens`,
-    :attr:`latency_tokens`, :attr:`active` (not yet stopped). Masks: :attr:`live`, :attr:`unpruned`.
-    Votes of finished branches' final answers: :meth:`vote_stats`, :attr:`finished_count`; the
-    majority of latest answers: :meth:`majority`.
+    :attr:`latency_tokens`, :attr:`active` (not yet stopped), :attr:`finished_count`, and
+    :attr:`finish_log` (``rows × width``: the final answers of finished branches in the order they
+    finished; -1 after the last). Masks: :attr:`live`, :attr:`unpruned`. Votes of finished branches'
+    final answers: :meth:`vote_stats`; counts of latest answers: :meth:`tally`, :meth:`majority`.
 
     Actions: :meth:`spawn`, :meth:`advance`, :meth:`read_full`, :meth:`prune`; a controller ends rows
     with :meth:`stop` and must stop every row. Illegal actions raise
@@ -199,6 +204,8 @@ class EpisodeBatch:
         self._opened = np.zeros(self.rows, dtype=np.int64)
         self._votes = np.zeros((self.rows, self._vote_ids.shape[1]), dtype=np.int64)
         self._first_vote = np.full(self._votes.shape, _NEVER, dtype=np.int64)
+        self._finished = np.zeros(self.rows, dtype=np.int64)
+        self._finish_log = np.full((self.rows, self.width), NO_ANSWER, dtype=np.int64)
         self._spent = np.zeros(self.rows, dtype=np.int64)
         self._latency = np.zeros(self.rows, dtype=np.int64)
         self._active = np.ones(self.rows, dtype=bool)
@@ -227,11 +234,6 @@ class EpisodeBatch:
         """``rows × width`` mask of opened branches that are not pruned (live or finished)."""
         return (self._status == LIVE) | (self._status == FINISHED)
 
-    @property
-    def finished_count(self) -> np.ndarray:
-        """Finished branches per row (the votes cast)."""
-        return self._votes.sum(axis=1)
-
     def vote_stats(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row, the votes of finished branches' final answers as ``(leader, top1, top2)``: the
         leading answer id (-1 without votes; ties go to the answer whose first vote came first), its
@@ -248,23 +250,35 @@ class EpisodeBatch:
         self._vote_cache = (_read_only(np.where(top1 > 0, leader, NO_ANSWER)), _read_only(top1), _read_only(top2))
         return self._vote_cache
 
-    def majority(self, mask: np.ndarray) -> np.ndarray:
-        """Per row, the most common latest answer among the branches in ``mask``, counted in id order
-        (ties go to the answer met first), like :func:`autotts.controllers.majority`; -1 for a row with
-        nothing in ``mask``."""
-        result = np.full(self.rows, NO_ANSWER, dtype=np.int64)
+    def tally(self, mask: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row, the latest answers of the branches in ``mask``, counted (or summed with
+        ``weights``, e.g. :attr:`intervals`) in id order: ``(leader, top1, top2)`` like
+        :func:`autotts.controllers.vote_stats` (ties go to the answer met first; leader -1 for a row
+        with nothing in ``mask``)."""
+        leader = np.full(self.rows, NO_ANSWER, dtype=np.int64)
+        top1 = np.zeros(self.rows, dtype=np.int64 if weights is None else np.float64)
+        top2 = np.zeros_like(top1)
         rows = np.flatnonzero(mask.any(axis=1))
         if len(rows) == 0:
-            return result
+            return leader, top1, top2
         mask, answers = mask[rows], self._latest[rows]
         size = self._local_vocab
         # ids made local to each row's question, so each row needs only one question's counts
         keys = answers - self._offset[rows, None] + np.arange(len(rows))[:, None] * size
-        counts = np.bincount(keys[mask], minlength=len(rows) * size)
+        counts = np.bincount(keys[mask], None if weights is None else weights[rows][mask], len(rows) * size)
         support = np.where(mask, counts[np.where(mask, keys, 0)], 0)
-        first_best = np.argmax(support, axis=1)  # the first column holding a most-common answer
-        result[rows] = answers[np.arange(len(rows)), first_best]
-        return result
+        first_best = np.argmax(support, axis=1)  # the first column holding a most-supported answer
+        best = answers[np.arange(len(rows)), first_best]
+        leader[rows] = best
+        top1[rows] = support[np.arange(len(rows)), first_best]
+        top2[rows] = np.where(mask & (answers != best[:, None]), support, 0).max(axis=1)
+        return leader, top1, top2
+
+    def majority(self, mask: np.ndarray) -> np.ndarray:
+        """Per row, the most common latest answer among the branches in ``mask``, counted in id order
+        (ties go to the answer met first), like :func:`autotts.controllers.majority`; -1 for a row with
+        nothing in ``mask``."""
+        return self.tally(mask)[0]
 
     # ------------------------------------------------------------------ actions
 
@@ -440,9 +454,15 @@ class EpisodeBatch:
         if order is not None:
             by = np.lexsort((cols, np.asarray(order)[rows, cols], rows))
             rows, cols = rows[by], cols[by]
-        columns = self._vote_column[self._latest[rows, cols]]
+        answers = self._latest[rows, cols]
+        columns = self._vote_column[answers]
         stamps = self._clock + np.arange(len(rows), dtype=np.int64)
         self._clock += len(rows)
+        # append to each row's finish log: position = finished so far + rank within this wave
+        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+        rank = np.arange(len(rows)) - np.repeat(starts, np.diff(np.append(starts, len(rows))))
+        self._finish_log[rows, self._finished[rows] + rank] = answers
+        np.add.at(self._finished, rows, 1)
         self._vote_cache = None
         np.add.at(self._votes, (rows, columns), 1)
         np.minimum.at(self._first_vote, (rows, columns), stamps)

@@ -12,7 +12,9 @@ results do not depend on which worker ran what), reseeds ``random`` and ``numpy.
 checks after every episode that the accounting is honest: each opened branch's charge must be the
 one its intervals imply, the charges must add up to ``episode.tokens``, and no more branches than
 the ceiling may be open. These checks read the episode through functions captured before any
-candidate code ran.
+candidate code ran. A block played through a candidate's optional ``run_batch`` (one lockstep
+:class:`~autotts.env.batch.EpisodeBatch`, when no traces are wanted) gets the same checks on every row,
+from the branch states each row had when it stopped, against the store itself.
 """
 
 from __future__ import annotations
