@@ -35,7 +35,7 @@ def batch_outcomes(controller: Controller, questions, seeds) -> list[tuple]:
 
 
 @pytest.mark.parametrize("store", ["Qwen3-0.6B/aime25", "Qwen3-1.7B/hmmt25", "Qwen3-8B/aime24"])
-@pytest.mark.parametrize("name", ["cmc", "parallel-probe", "sc", "asc", "esc"])
+@pytest.mark.parametrize("name", ["cmc", "parallel-probe", "sc", "asc", "esc", "evo"])
 def test_builtin_batch_kernels_equal_their_scalar_runs(name, store):
     questions = load_store(store).questions
     seeds = range(7, 13)

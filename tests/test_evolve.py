@@ -102,11 +102,15 @@ def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> Non
         path.write_text(source)
         for beta in (0.0, 0.6):
             cells += [Cell(ControllerSpec(str(path)), beta, STORE, 2), Cell(genome_spec(genome), beta, STORE, 2)]
-    results = evaluate(cells, jobs=1)
-    for rendered, interpreted in zip(results[::2], results[1::2], strict=True):
+    # with traces, every episode goes through the run() written out in the file; without, through its
+    # run_batch (the space controller's lockstep form): all three must agree
+    scalar, batched = evaluate(cells, jobs=1, want_traces=True), evaluate(cells[::2], jobs=1)
+    for rendered, interpreted, lockstep in zip(scalar[::2], scalar[1::2], batched, strict=True):
         assert not rendered.failures, rendered.failures[:1]
         assert np.array_equal(rendered.correct, interpreted.correct)
         assert np.array_equal(rendered.tokens, interpreted.tokens)
+        assert rendered.answers == lockstep.answers and np.array_equal(rendered.tokens, lockstep.tokens)
+        assert np.array_equal(rendered.latency, lockstep.latency)
 
 
 def test_rendered_file_reads_as_a_controller() -> None:

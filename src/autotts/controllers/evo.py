@@ -72,8 +72,10 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..env.batch import EpisodeBatch
 from ..env.core import Episode
 from .base import Controller, register
+from .space import SpaceController
 from .votes import confidence, majority, vote_stats
 
 # the point of autotts.controllers.space this file was rendered from (read back by the search)
@@ -213,3 +215,8 @@ class EvolvedController(Controller):
         if pool:
             return vote_stats(pool)[0]
         return majority(episode.answer(i) for i in kept)
+
+    def run_batch(self, batch: EpisodeBatch) -> None:
+        """The same policy on a lockstep batch, for speed: autotts's structured-space controller
+        plays this file's GENOME (validation checks that it decides exactly as run)."""
+        SpaceController(self.beta, genome=GENOME).run_batch(batch)

@@ -404,6 +404,16 @@ def _knob_table(g: dict[str, Any], names: list[str]) -> list[str]:
 # ---------------------------------------------------------------- the file
 
 
+# the lockstep form: the structured-space controller plays the same genome (validation and the tests
+# check that it decides exactly as the run() written out above)
+BATCH_METHOD = [
+    "def run_batch(self, batch: EpisodeBatch) -> None:",
+    '    """The same policy on a lockstep batch, for speed: autotts\'s structured-space controller',
+    '    plays this file\'s GENOME (validation checks that it decides exactly as run)."""',
+    f"    SpaceController(self.beta, genome={GENOME_NAME}).run_batch(batch)",
+]
+
+
 def render_controller(
     genome: Mapping[str, Any],
     *,
@@ -441,18 +451,21 @@ def render_controller(
             doc += textwrap.wrap(f"{key}: {value}", 100, initial_indent="    ", subsequent_indent="        ")
     if register_as:
         imports = [
+            "from ..env.batch import EpisodeBatch",
             "from ..env.core import Episode",
             "from .base import Controller, register",
+            "from .space import SpaceController",
             "from .votes import confidence, majority, vote_stats",
         ]
     else:
         imports = [
             "from autotts.controllers import Controller, confidence, majority, vote_stats",
-            "from autotts.env import Episode",
+            "from autotts.controllers.space import SpaceController",
+            "from autotts.env import Episode, EpisodeBatch",
         ]
     stdlib = ["from collections import deque", ""] if g["mode"] == "probe" and _Plan(g).ema else []
     class_lines = ['"""The mechanisms above, with every knob derived from β."""', ""]
-    class_lines += _schedule_lines(g, names, extra) + [""] + run
+    class_lines += _schedule_lines(g, names, extra) + [""] + run + [""] + BATCH_METHOD
     out = ['"""' + "\n".join(doc).rstrip() + '\n"""', "", "from __future__ import annotations", ""]
     out += (
         stdlib
