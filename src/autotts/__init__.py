@@ -27,7 +27,7 @@ from .data import (
     load_store_file,
     split_stores,
 )
-from .env import Episode, EpisodeError, UpstreamQuestion, branch_order, trace_records
+from .env import Episode, EpisodeBatch, EpisodeError, UpstreamQuestion, branch_order, trace_records
 from .evaluation import Cell, CellResult, ControllerSpec, evaluate, grid
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "ControllerLoadError",
     "ControllerSpec",
     "Episode",
+    "EpisodeBatch",
     "EpisodeError",
     "Store",
     "StoreError",
