@@ -70,6 +70,7 @@ def test_api_documentation_comes_from_docstrings() -> None:
     assert Episode.spawn.__doc__.split("\n")[0].strip() in doc
     assert "`majority(" in doc and "`vote_stats(" in doc and "`confidence(" in doc
     assert "`schedule(beta" in doc and "`run(episode" in doc
+    assert "`run_batch(batch" in doc and "`advance(steps" in doc and "`vote_stats() ->" in doc  # lockstep form
 
 
 def test_workspace_holds_only_what_the_proposer_may_see(tmp_path: Path) -> None:
@@ -226,3 +227,18 @@ def test_no_traces_ablation_keeps_traces_out_of_the_prompt(tmp_path: Path) -> No
     without = task_statement(beta_rule=False, traces=False, betas=[0, 1], stores=["s"], agent=False)
     assert "takes β and nothing else" in with_rule and "takes β and nothing else" not in without
     assert "Use the traces" in with_rule and "Use the traces" not in without
+
+
+def test_a_round_fails_where_the_trace_pass_and_the_evaluation_disagree() -> None:
+    """The loop compares the trace pass (run) with the evaluation's first seeds (run_batch when the
+    file has one): a candidate whose run_batch strays only outside validation's quick run is caught."""
+    from autotts.discovery.loop import _first_disagreement
+
+    store = "Qwen3-0.6B/aime24"
+    evaluated = evaluate(grid([ControllerSpec("cmc")], [0.3], [store], 25), jobs=1)
+    traced = evaluate(grid([ControllerSpec("cmc")], [0.3], [store], 1), jobs=1, want_traces=True)
+    assert _first_disagreement(traced, evaluated) == ""
+    other = evaluate(grid([ControllerSpec("cmc", (("patience", 1),))], [0.3], [store], 25), jobs=1)
+    reason = _first_disagreement(traced, other)
+    assert reason.startswith("run_batch and run disagree in") and f"{store} question" in reason
+    assert "seed 0 at β=0.3" in reason

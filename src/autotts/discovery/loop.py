@@ -22,6 +22,7 @@ from .. import __version__
 from ..controllers import cmc
 from ..data import split_stores, store_path
 from ..evaluation import Cell, CellResult, ControllerSpec, blocks_for, grid
+from ..evaluation.runner import describe_difference, episode_differences
 from ..evaluation.sandbox import SandboxError, SandboxPool
 from . import plots
 from .history import DigestLimits, informative_records, trace_digest
@@ -141,6 +142,20 @@ def result_rows(results: Sequence[CellResult]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _first_disagreement(traced: Sequence[CellResult], evaluated: Sequence[CellResult]) -> str:
+    """Where the trace pass (run) and the evaluation (run_batch when the file has one) differ, or ''."""
+    by_cell = {(r.beta, r.store): r for r in evaluated}
+    for run in traced:
+        lockstep = by_cell.get((run.beta, run.store))
+        differs = episode_differences(run, lockstep) if lockstep is not None else []
+        if differs:
+            return (
+                f"run_batch and run disagree in {len(differs)} of the {run.seeds * run.questions} traced episodes; "
+                f"first: {describe_difference(run, lockstep, differs[0])}"
+            )
+    return ""
 
 
 def _blocks(cells: Sequence[Cell]) -> int:
@@ -376,6 +391,12 @@ class DiscoveryLoop:
             first = stopped(results) or failures[0]
             reason = f"{len(failures)} episode(s) failed; first: {str(first).splitlines()[0][:400]}"
             self._finish_round(number, "failed", reason, record, started, figures)
+            return
+        # the trace pass replays the first seeds through run(): where evaluation used the candidate's
+        # run_batch, both must agree, or the results would not describe the policy the file states
+        disagreement = _first_disagreement(traced or [], results)
+        if disagreement:
+            self._finish_round(number, "failed", disagreement, record, started, figures)
             return
         if traced is not None:
             write_atomic(rdir / "traces.md", trace_digest(traced, cfg.betas))

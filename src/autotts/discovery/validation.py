@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..env.core import DEFAULT_MAX_BRANCHES
+from ..evaluation.runner import describe_difference, episode_differences
 from ..evaluation.sandbox import SandboxLimits, SandboxPool, stopped
 from ..evaluation.sandbox_policy import RULES, describe_findings, screen_source
 from ..evaluation.spec import Cell, ControllerSpec
@@ -289,23 +290,13 @@ def _batch_check(scalar: list, batched: list, checks: _Checks) -> bool:
         failure = stopped([b]) or next(iter(b.failures), None)
         if failure is not None:
             return checks.add("run_batch agrees", False, f"at β={a.beta:g}, run_batch failed: {failure}")
-        differs = [
-            (s, q)
-            for s in range(a.seeds)
-            for q in range(a.questions)
-            if a.answers[s][q] != b.answers[s][q]
-            or a.tokens[s, q] != b.tokens[s, q]
-            or a.latency[s, q] != b.latency[s, q]
-        ]
+        differs = episode_differences(a, b)
         if differs:
-            s, q = differs[0]
             return checks.add(
                 "run_batch agrees",
                 False,
-                f"at β={a.beta:g}, run_batch and run disagree in {len(differs)} of {a.seeds * a.questions} episodes; "
-                f"first: question {q} seed {s}: run gave {a.answers[s][q]!r} for {a.tokens[s, q]} tokens "
-                f"(latency {a.latency[s, q]}), run_batch {b.answers[s][q]!r} for {b.tokens[s, q]} tokens "
-                f"(latency {b.latency[s, q]}); run_batch must decide exactly as run, or be removed",
+                f"run_batch and run disagree in {len(differs)} of {a.seeds * a.questions} episodes at β={a.beta:g}; "
+                f"first: {describe_difference(a, b, differs[0])}; run_batch must decide exactly as run, or be removed",
             )
     return checks.add("run_batch agrees", True, "run_batch gives the same answers and costs as run in every episode")
 

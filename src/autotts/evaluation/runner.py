@@ -210,6 +210,29 @@ class CellResult:
         }
 
 
+def episode_differences(a: CellResult, b: CellResult) -> list[tuple[int, int]]:
+    """``(seed row, question)`` of every episode, over the seeds both results cover, whose answer,
+    tokens or latency differ between ``a`` and ``b`` (e.g. ``run`` against ``run_batch``)."""
+    seeds = min(a.seeds, b.seeds)
+    same_costs = (a.tokens[:seeds] == b.tokens[:seeds]) & (a.latency[:seeds] == b.latency[:seeds])
+    return [
+        (s, q)
+        for s in range(seeds)
+        for q in range(a.questions)
+        if a.answers[s][q] != b.answers[s][q] or not same_costs[s, q]
+    ]
+
+
+def describe_difference(run: CellResult, lockstep: CellResult, where: tuple[int, int]) -> str:
+    """One differing episode of :func:`episode_differences`, ``run`` against ``run_batch``."""
+    s, q = where
+    return (
+        f"{run.store} question {q} seed {s} at β={run.beta:g}: run gave {run.answers[s][q]!r} for "
+        f"{run.tokens[s, q]} tokens (latency {run.latency[s, q]}), run_batch {lockstep.answers[s][q]!r} for "
+        f"{lockstep.tokens[s, q]} tokens (latency {lockstep.latency[s, q]})"
+    )
+
+
 def score(cell: Cell, blocks: Sequence[Block], golds: Sequence[str]) -> CellResult:
     blocks = sorted(blocks, key=lambda b: b.seed_lo)
     answers = [row for b in blocks for row in b.answers]
