@@ -191,3 +191,21 @@ def test_shipped_evo_is_its_genome_and_documents_its_provenance() -> None:
     for shipped, interpreted in zip(results[::2], results[1::2], strict=True):
         assert np.array_equal(shipped.correct, interpreted.correct)
         assert np.array_equal(shipped.tokens, interpreted.tokens)
+
+
+def test_a_finalist_that_behaves_like_an_earlier_round_is_not_offered_again() -> None:
+    from autotts.discovery.evolve import Individual, Score
+    from autotts.discovery.proposers.evolve import novel
+
+    earlier = baseline_genome("cmc")
+    twin = mutate(earlier, random.Random(2))  # another genome, but the same curve
+    other = mutate(earlier, random.Random(3))
+
+    def individual(genome: dict, curve: list) -> Individual:
+        return Individual(genome, Score(1.0, 60.0, 0.5, 0.0, 0.0, 0.0, curve), "child")
+
+    same, different = [(1.0, 400_000.0, 64.9)], [(1.0, 380_000.0, 64.1)]
+    finalists = [individual(earlier, same), individual(twin, same), individual(other, different)]
+    assert genome_key(twin) != genome_key(earlier)
+    assert [genome_key(i.genome) for i in novel(finalists, {genome_key(earlier)})] == [genome_key(other)]
+    assert len(novel(finalists, set())) == 3

@@ -119,12 +119,17 @@ def trajectory(path: Path, rounds: Sequence[dict]) -> Path:
         ax.set_xticks(xs)
         ax.grid(alpha=0.3)
     cost_ax = axes[2]
-    cost_ax.bar(xs, [r.get("cost_usd") or 0.0 for r in rounds], color="#8c6bb1", width=0.6)
+    costs = [r.get("cost_usd") or 0.0 for r in rounds]
+    seconds = [r.get("seconds") or 0.0 for r in rounds]
+    cost_ax.bar(xs, costs, color="#8c6bb1", width=0.6)
+    # both axes start at 0 (an offline proposer costs nothing; times are compared, not zoomed into)
+    cost_ax.set_ylim(0, max(costs) * 1.15 if max(costs, default=0) > 0 else 1.0)
     cost_ax.set_ylabel("proposer cost (USD)", color="#8c6bb1")
     cost_ax.set_xlabel("round")
     cost_ax.set_xticks(xs)
     time_ax = cost_ax.twinx()
-    time_ax.plot(xs, [r.get("seconds") or 0.0 for r in rounds], "d-", color="#555555")
+    time_ax.plot(xs, seconds, "d-", color="#555555")
+    time_ax.set_ylim(0, max(seconds, default=0) * 1.15 or 1.0)
     time_ax.set_ylabel("round time (s)")
     cost_ax.set_title("cost and time per round")
     fig.subplots_adjust(wspace=0.85)

@@ -135,8 +135,7 @@ class EvolveProposer(Proposer):
             on_generation=lambda gen, ranked: log.append(_generation_line(gen, ranked)),
         )
         offered = {genome_key(genome_from_source(r.source)) for r in request.history if _has_genome(r.source)}
-        fresh = [ind for ind in result.finalists if genome_key(ind.genome) not in offered]
-        ranked = fresh or result.finalists  # nothing new beat the old: offer the best again
+        ranked = novel(result.finalists, offered) or result.finalists  # nothing new beat the old: offer the best again
         attempt = self._attempts.get(request.round, 0) if request.feedback else 0
         self._attempts[request.round] = attempt + 1
         chosen = ranked[min(attempt, len(ranked) - 1)]
@@ -156,6 +155,14 @@ class EvolveProposer(Proposer):
         log.append(f"offered: {_score_line(chosen)}")
         log.append(f"cost: {result.cpu_seconds / 60:.2f} CPU-minutes, {result.wall_seconds:.0f} s wall")
         return Proposal(source=source, log="\n".join(log), model="evolve", seconds=time.monotonic() - started)
+
+
+def novel(finalists: list[Individual], offered: set[str]) -> list[Individual]:
+    """The finalists that are new: not a genome offered in an earlier round, and not behaving exactly
+    like one (the same curve on the finalists' seeds: a changed knob that never binds is no new
+    candidate)."""
+    old_curves = [ind.score.points for ind in finalists if genome_key(ind.genome) in offered]
+    return [ind for ind in finalists if genome_key(ind.genome) not in offered and ind.score.points not in old_curves]
 
 
 def _has_genome(source: str) -> bool:
