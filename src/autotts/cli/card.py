@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from ..evaluation import grid
-from ..report.runs import ReportInputError, blocks_for, parse_ref, run_cells
+from ..evaluation import blocks_in, grid
+from ..report.runs import ReportInputError, parse_ref, run_cells
 from .common import console, fail, parse_floats, progress_bar
 
 
@@ -47,7 +47,7 @@ def card_command(
     if any(not 0.0 <= b <= 1.0 for b in betas):
         fail("--beta values must lie in [0, 1]")
     cells = grid([ref.spec], betas, names, seeds)
-    with progress_bar(f"evaluating {len(cells)} cells", blocks_for(cells)) as advance:
+    with progress_bar(f"evaluating {len(cells)} cells", blocks_in(cells)) as advance:
         results = run_cells(cells, jobs=jobs or None, want_traces=True, trusted=trusted, on_block=lambda _b: advance())
     try:
         card = build_card(ref.spec, names, betas=betas, results=results, trusted=trusted)

@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from ..evaluation import Cell
+from ..evaluation import Cell, blocks_in
 from ..report.compare import Comparison, per_store_comparisons
-from ..report.runs import ReportInputError, blocks_for, failure_lines, parse_ref, run_cells
+from ..report.runs import ReportInputError, failure_lines, parse_ref, run_cells
 from .common import console, err_console, fail, progress_bar
 
 
@@ -52,7 +52,7 @@ def compare_command(
         for ref in (ref_a, ref_b)
         for name in names
     ]
-    with progress_bar(f"evaluating {len(cells)} cells", blocks_for(cells), enabled=not as_json) as advance:
+    with progress_bar(f"evaluating {len(cells)} cells", blocks_in(cells), enabled=not as_json) as advance:
         results = run_cells(cells, jobs=jobs or None, trusted=trusted, on_block=lambda _b: advance())
     res_a, res_b = results[: len(names)], results[len(names) :]
     pooled = Comparison.of(ref_a.label, res_a, ref_b.label, res_b)

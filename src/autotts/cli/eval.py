@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..controllers import ControllerLoadError
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from ..evaluation import EXECUTORS, CellResult, ControllerSpec, blocks_for, evaluate, grid
+from ..evaluation import EXECUTORS, CellResult, ControllerSpec, blocks_in, evaluate, grid
 from ..evaluation.sandbox import SandboxError, evaluate_sandboxed, is_file_ref, split_file_ref
 from ..evaluation.summary import mean_rows
 from .common import console, err_console, fail, parse_floats, parse_params, progress_bar
@@ -64,7 +64,7 @@ def eval_command(
         except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
             fail(str(exc).strip("'\""))
     cells = grid(specs, betas, names, seeds)
-    total_blocks = sum(blocks_for(c.seeds) for c in cells)
+    total_blocks = blocks_in(cells)
     try:
         with progress_bar(f"evaluating {len(cells)} cells", total_blocks, enabled=not as_json) as advance:
             if sandboxed:

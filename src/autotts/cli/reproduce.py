@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store, resolve_store_names
-from ..evaluation import blocks_for, evaluate
+from ..evaluation import blocks_in, evaluate
 from .common import console, err_console, fail, progress_bar
 
 
@@ -44,7 +44,7 @@ def reproduce_command(
     started = time.perf_counter()
     cells = table1_cells(names, seeds)
     extra = curve_cells(names, curve_seeds) if curves else []
-    total = sum(blocks_for(c.seeds) for c in cells + extra)
+    total = blocks_in(cells + extra)
     with progress_bar(f"evaluating {len(cells) + len(extra)} cells", total, enabled=not as_json) as advance:
         results = evaluate(cells + extra, jobs=jobs or None, on_block=lambda _b: advance())
     elapsed = time.perf_counter() - started

@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 
-from ..env.batch import EpisodeBatch
+from ..env.batch import EpisodeBatch, first_in_rows
 from ..env.core import Episode
 from .base import Controller, register
 from .votes import confidence, confidence_rows, count_stats, majority
@@ -155,10 +155,7 @@ class ConfidenceMomentum(Controller):
             deviant = live & (deviation >= patience)
             n_live = live.sum(axis=1)
             if (deviant.any(axis=1) & (n_live > 2)).any():
-                ranked = np.argsort(np.where(deviant, -deviation, 1), axis=1, kind="stable")
-                rank = np.empty_like(ranked)
-                np.put_along_axis(rank, ranked, np.arange(batch.width)[None, :], axis=1)
-                dropped = deviant & (rank < (n_live - 2)[:, None])
+                dropped = first_in_rows(deviant, -deviation, n_live - 2)
                 batch.prune(dropped)
                 live &= ~dropped
             # 4. depth: most-advanced first (ties by id); aligned branches get a burst

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..env.batch import EpisodeBatch
+from ..env.batch import EpisodeBatch, first_in_rows
 from ..env.core import Episode
 from .base import Controller, register
 from .votes import confidence, confidence_rows, majority, vote_stats
@@ -464,10 +464,7 @@ class _ProbeRows:
         deviant = counted & (self.deviation >= self.k["patience"])
         doomed = np.zeros_like(deviant)
         if deviant.any():
-            ranked = np.argsort(np.where(deviant, -self.deviation, 1), axis=1, kind="stable")
-            rank = np.empty_like(ranked)
-            np.put_along_axis(rank, ranked, np.arange(self.batch.width)[None, :], axis=1)
-            doomed = deviant & (rank < (counted.sum(axis=1) - self.k["keep_live"])[:, None])
+            doomed = first_in_rows(deviant, -self.deviation, counted.sum(axis=1) - self.k["keep_live"])
             self.batch.prune(doomed)
         return doomed
 
@@ -475,11 +472,7 @@ class _ProbeRows:
         batch, k = self.batch, self.k
         order = -batch.intervals if self.g["order"] == "most_advanced" else None
         if k["active_cap"] < batch.width:  # only the first active_cap live branches in growth order
-            key = np.where(live, 0 if order is None else order, np.iinfo(np.int64).max)
-            ranked = np.argsort(key, axis=1, kind="stable")
-            rank = np.empty_like(ranked)
-            np.put_along_axis(rank, ranked, np.arange(batch.width)[None, :], axis=1)
-            live = live & (rank < k["active_cap"])
+            live = first_in_rows(live, 0 if order is None else order, k["active_cap"])
         aligned = live & (batch.latest == leader[:, None])
         batch.advance(np.where(aligned, k["burst_aligned"], np.where(live, k["burst_other"], 0)), order=order)
 

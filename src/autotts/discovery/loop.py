@@ -21,7 +21,7 @@ from typing import Any
 from .. import __version__
 from ..controllers import cmc
 from ..data import split_stores, store_path
-from ..evaluation import Cell, CellResult, ControllerSpec, blocks_for, grid
+from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in, grid
 from ..evaluation.runner import describe_difference, episode_differences
 from ..evaluation.sandbox import SandboxError, SandboxPool
 from . import plots
@@ -158,10 +158,6 @@ def _first_disagreement(traced: Sequence[CellResult], evaluated: Sequence[CellRe
     return ""
 
 
-def _blocks(cells: Sequence[Cell]) -> int:
-    return sum(blocks_for(c.seeds) for c in cells)
-
-
 class DiscoveryLoop:
     def __init__(
         self, folder: RunFolder, config: DiscoveryConfig, proposer: Proposer, reporter: Reporter | None = None
@@ -226,11 +222,11 @@ class DiscoveryLoop:
         self.folder.log_event("baselines_done")
 
     def _trusted(self, cells: list[Cell], what: str, traces: bool = False) -> list[CellResult]:
-        with self.reporter.progress(what, _blocks(cells)) as advance:
+        with self.reporter.progress(what, blocks_in(cells)) as advance:
             return run_trusted_cells(cells, jobs=self.config.jobs, want_traces=traces, on_block=lambda _b: advance())
 
     def _sandboxed(self, pool: SandboxPool, cells: list[Cell], what: str, traces: bool = False) -> list[CellResult]:
-        with self.reporter.progress(what, _blocks(cells)) as advance:
+        with self.reporter.progress(what, blocks_in(cells)) as advance:
             return pool.evaluate(cells, want_traces=traces, on_block=lambda _b: advance())
 
     def reference(self, split: str) -> dict[str, dict[str, float]]:

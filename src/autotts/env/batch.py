@@ -94,6 +94,15 @@ def answer_tables(question: Question) -> AnswerTables:
     return tables
 
 
+def first_in_rows(mask: np.ndarray, key: np.ndarray | int, counts: np.ndarray | int) -> np.ndarray:
+    """The first ``counts[r]`` branches of ``mask`` in each row ``r``, taken in ascending ``key``
+    (ties by id): e.g. the most deviant live branches with ``key = -deviation``."""
+    ranked = np.argsort(np.where(mask, key, np.iinfo(np.int64).max), axis=1, kind="stable")
+    rank = np.empty_like(ranked)
+    np.put_along_axis(rank, ranked, np.arange(mask.shape[1])[None, :], axis=1)
+    return mask & (rank < np.reshape(counts, (-1, 1)))
+
+
 # per-row arrays, in step with one another; compact() subsets them all
 _ROW_ARRAYS = (
     "_row_question",

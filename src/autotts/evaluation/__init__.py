@@ -2,7 +2,7 @@
 
 from .executors import EXECUTORS, default_jobs
 from .metrics import area_under_curve, bootstrap_ci, paired_difference, tokens_at_accuracy
-from .runner import Block, CellResult, EpisodeFailure, blocks_for, evaluate, grid, play_block
+from .runner import Block, CellResult, EpisodeFailure, blocks_for, blocks_in, evaluate, grid, play_block
 from .spec import Cell, ControllerSpec
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "EpisodeFailure",
     "area_under_curve",
     "blocks_for",
+    "blocks_in",
     "bootstrap_ci",
     "default_jobs",
     "evaluate",

@@ -253,6 +253,11 @@ def blocks_for(seeds: int) -> int:
     return -(-seeds // SEEDS_PER_BLOCK)
 
 
+def blocks_in(cells: Sequence[Cell]) -> int:
+    """How many blocks (progress steps) evaluating ``cells`` reports."""
+    return sum(blocks_for(c.seeds) for c in cells)
+
+
 def plan_blocks(cells: Sequence[Cell], seeds_per_block: int = SEEDS_PER_BLOCK) -> list[tuple[int, int, int]]:
     """``(cell_index, seed_lo, seed_hi)`` for every block, most expensive cells first (β high)."""
     order = sorted(range(len(cells)), key=lambda i: -cells[i].beta)

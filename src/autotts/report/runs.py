@@ -178,10 +178,3 @@ def run_cells(
     plain = evaluate([cells[i] for i in rest], jobs=jobs, want_traces=want_traces, on_block=on_block) if rest else []
     merged = dict(zip(rest, plain, strict=True)) | sandboxed
     return [merged[i] for i in range(len(cells))]
-
-
-def blocks_for(cells: Sequence[Cell]) -> int:
-    """How many progress steps :func:`run_cells` reports for ``cells``."""
-    from ..evaluation.runner import SEEDS_PER_BLOCK
-
-    return sum(-(-c.seeds // SEEDS_PER_BLOCK) for c in cells)
