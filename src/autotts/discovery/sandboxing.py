@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..evaluation import Cell, CellResult, evaluate
-from ..evaluation.sandbox import SandboxLimits, SandboxPool, evaluate_sandboxed, stopped
+from ..sandbox import SandboxLimits, SandboxPool, evaluate_sandboxed, stopped
 from .validation import ValidationResult, validate_candidate
 
 

@@ -1,13 +1,14 @@
-"""Static screen of untrusted controller source: what a sandbox should never have to catch.
+"""Static rules for proposals: what a discovery candidate may be written with.
 
 The screen reads the source as a syntax tree (nothing is executed) and reports every construct that
-could reach outside the controller API: imports beyond an allowlist, dangerous builtins, dunder
+reaches outside the controller API: imports beyond an allowlist, dangerous builtins, dunder
 attributes, private attributes of objects the file did not create, monkeypatching of imported
 objects or of the episode, and format strings that read attributes. Each finding names its rule and
 line and says what to do instead, so a proposer can fix the file.
 
-It is a screen, not a proof: the sandbox (audit hook, resource limits, accounting checks) still
-contains whatever slips through.
+These are rules of style and scope for proposals (validation, ``autotts validate``), **not** the
+security boundary: whatever a file does, it runs behind the operating-system boundary of
+:mod:`autotts.sandbox`, which is what contains it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,27 @@
+# ruff: noqa
+"""Registers a signal handler to reach the worker's own objects through its frame, then reads the store, writes outside scratch and reads /proc. EXPECT: honest HONEST: nothing"""
+
+import gc
+import signal
+
+from autotts.controllers import Controller
+
+
+class Lifter(Controller):
+    def run(self, episode):
+        seen = []
+        try:
+            signal.signal(signal.SIGALRM, lambda signum, frame: seen.append(frame))
+            signal.raise_signal(signal.SIGALRM)
+        except OSError:
+            pass
+        for obj in gc.get_objects():  # anything of the store in this process?
+            if type(obj).__name__ in ("Store", "Question", "Branch", "AnswerTables", "EpisodeBatch", "Episode"):
+                return "found " + type(obj).__name__
+        for path in ("{{DATA_DIR}}", "/proc/1/environ", "{{MARKER}}"):
+            try:
+                with open(path, "w") as handle:
+                    handle.write("x")
+            except OSError:
+                pass
+        return None
