@@ -11,7 +11,6 @@ from autotts.data import load_store
 from autotts.env import Episode, EpisodeBatch, EpisodeError
 from autotts.env.batch import answer_tables
 from autotts.evaluation import Cell, ControllerSpec, evaluate
-from autotts.evaluation.sandbox_worker import batch_accounting_problem
 
 BETAS = [round(0.1 * i, 1) for i in range(11)]
 
@@ -175,21 +174,3 @@ def test_evaluation_uses_the_batch_and_gives_the_scalar_results():
     assert batched.answers == scalar.answers
     assert (batched.tokens == scalar.tokens).all() and (batched.latency == scalar.latency).all()
 
-
-def test_batch_accounting_audit_catches_dishonest_charges():
-    store = load_store("Qwen3-4B/aime24").without_gold()
-    seeds = [0, 1]
-    batch = EpisodeBatch(store.questions, seeds)
-    batch.spawn(3)
-    batch.advance(np.where(batch.live, 2, 0))
-    batch.stop(np.ones(batch.rows, dtype=bool), -1)
-    _, tokens, latency = batch.results()
-    intervals, charged = batch.final_branches()
-    assert batch_accounting_problem(store, seeds, 64, intervals, charged, tokens, latency) is None
-    cheap = tokens.copy()
-    cheap[5] -= 1
-    assert batch_accounting_problem(store, seeds, 64, intervals, charged, cheap, latency)[:2] == (1, 2)
-    undercharged = charged.copy()
-    undercharged[0, 0] -= 500
-    assert batch_accounting_problem(store, seeds, 64, intervals, undercharged, tokens, latency) is not None
-    assert batch_accounting_problem(store, seeds, 2, intervals, charged, tokens, latency) is not None

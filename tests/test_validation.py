@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from autotts.cli import app
+from autotts.discovery.screen import screen_source
 from autotts.discovery.validation import validate_candidate
-from autotts.evaluation.sandbox_policy import screen_source
 
 HERE = Path(__file__).parent
 CANDIDATES = HERE / "candidates"
@@ -114,6 +114,8 @@ def test_screen_accepts_ordinary_controller_code():
 
 
 BEHAVIOURAL = {  # see test_sandbox.py
+    "cross_episode_cache.py",
+    "flood_log.py",
     "infinite_loop.py",
     "memory_bomb.py",
     "non_string.py",

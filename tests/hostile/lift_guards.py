@@ -16,8 +16,10 @@ class Lifter(Controller):
         except OSError:
             pass
         for obj in gc.get_objects():  # anything of the store in this process?
-            if type(obj).__name__ in ("Store", "Question", "Branch", "AnswerTables", "EpisodeBatch", "Episode"):
-                return "found " + type(obj).__name__
+            kind = type(obj)
+            names = ("Store", "Question", "Branch", "AnswerTables", "EpisodeBatch", "Episode")
+            if str(vars(kind).get("__module__", "")).startswith("autotts") and kind.__name__ in names:
+                return "found " + kind.__name__
         for path in ("{{DATA_DIR}}", "/proc/1/environ", "{{MARKER}}"):
             try:
                 with open(path, "w") as handle:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import string
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -200,6 +201,10 @@ def screen_source(source: str, filename: str = "<candidate>") -> list[Finding]:
     return _Screen().run(tree)
 
 
+#: names of modules a file could reach through an allowed module's namespace
+MODULE_NAMES = frozenset(sys.stdlib_module_names) - {m.split(".")[0] for m in ALLOWED_MODULES}
+
+
 def allowed_import(module: str) -> bool:
     return module in ALLOWED_MODULES or module in ALLOWED_AUTOTTS_NAMES
 
@@ -250,6 +255,11 @@ class _Screen(ast.NodeVisitor):
                 )
         elif not allowed_import(module):
             self.flag("imports", node, f"`from {module} import ...` is not allowed; {_allowlist_hint()}")
+        else:  # an allowed module may re-export a module that is not (``from typing import sys``)
+            smuggled = [a.name for a in node.names if a.name.split(".")[0] in MODULE_NAMES]
+            if smuggled:
+                names = ", ".join(smuggled)
+                self.flag("imports", node, f"`from {module} import {names}` imports a module; {_allowlist_hint()}")
         for alias in node.names:
             self.imported.add(alias.asname or alias.name)
 
