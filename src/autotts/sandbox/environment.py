@@ -322,7 +322,6 @@ class EpisodeSession:
                 raise Violation("protocol", self.first_open(), f"a malformed action: {str(op)[:120]}")
             eid, action, args = op[0], op[1], op[2:]
             row = self.row_of[eid]
-            self.env.where[1:] = list(self.order[eid])
             if row in acted:
                 raise ValueError(f"episode {eid} acted after a wave within one message")
             if action == "prune":
@@ -353,21 +352,18 @@ class EpisodeSession:
                 waves.append((eid, action, row, int(batch._opened[row]) if n else 0, n))
             elif action == "advance":
                 ids, steps = args
-                if not isinstance(ids, list) or (self.upstream and (len(ids) != 1 or steps is not None)):
+                if type(ids) is not list or (self.upstream and (len(ids) != 1 or steps is not None)):
                     raise ValueError("advance: malformed" + self._upstream_note())
                 if steps is None:
-                    ks = [1] * len(ids)
-                elif isinstance(steps, list) and len(steps) == len(ids) and all(type(k) is int for k in steps):
-                    ks = steps  # the batch refuses counts below one
+                    move_steps.extend([1] * len(ids))
+                elif type(steps) is list and len(steps) == len(ids):
+                    move_steps.extend(steps)  # checked below, with the ids, as whole arrays
                 else:
-                    raise ValueError("advance: every branch must take a whole number of steps")
-                if len(set(ids)) != len(ids) or any(type(i) is not int or not 0 <= i < width for i in ids):
-                    raise ValueError(f"advance: branch ids {str(ids)[:80]} are not distinct opened branches")
+                    raise ValueError("advance: one step count per branch")
                 acted.add(row)
                 waves.append((eid, "advance", row, ids, len(move_rows), steps is not None))
                 move_rows.extend([row] * len(ids))
                 move_cols.extend(ids)
-                move_steps.extend(ks)
             else:
                 raise ValueError(f"unknown action {action!r}")
         # a row's prunes come before its wave in the message, so they are applied first
@@ -378,6 +374,9 @@ class EpisodeSession:
         # then the waves, one per acting row
         r_idx = np.array(move_rows, dtype=np.int64)
         c_idx = np.array(move_cols, dtype=np.int64)
+        ks = np.array(move_steps, dtype=np.int64)
+        if len(c_idx) and ((c_idx < 0) | (c_idx >= width) | (ks < 1)).any():
+            raise ValueError("advance: branch ids must be opened branches, each taking a step or more")
         taken_before = batch._intervals[r_idx, c_idx]
         charged_before = batch._charged[r_idx, c_idx]
         if spawn.any():
@@ -388,7 +387,9 @@ class EpisodeSession:
             self.whole |= new
         if len(r_idx):
             steps = np.zeros((rows, width), dtype=np.int64)
-            steps[r_idx, c_idx] = move_steps
+            steps[r_idx, c_idx] = ks
+            if np.count_nonzero(steps) != len(ks):  # a branch listed twice in one wave
+                raise ValueError("advance: a branch is listed twice in one wave")
             batch.advance(steps)
         moved = self._moved(r_idx, c_idx, taken_before, charged_before) if len(r_idx) else None
         obs = [self._observe(wave, moved) for wave in waves]
@@ -400,13 +401,15 @@ class EpisodeSession:
         return " (a published-harness controller acts on one branch per wave)" if self.upstream else ""
 
     def _moved(self, r_idx: np.ndarray, c_idx: np.ndarray, taken_before: np.ndarray, charged_before: np.ndarray):
-        """Per advanced branch, in message order: latest answer, charge, finished, intervals taken, and
-        the answers passed over by multi-interval advances (gathered at once for the whole message)."""
+        """Per advanced branch, in message order: latest answer, intervals taken, the finished ones'
+        ``(position, charge)``, and the answers passed over by multi-interval advances (gathered at
+        once for the whole message)."""
         batch = self.batch
         took = batch._intervals[r_idx, c_idx] - taken_before
         answers = self.vocab[batch._latest[r_idx, c_idx]].tolist()
-        charges = (batch._charged[r_idx, c_idx] - charged_before).tolist()
-        done = (batch._status[r_idx, c_idx] == FINISHED).tolist()
+        done = np.flatnonzero(batch._status[r_idx, c_idx] == FINISHED)
+        paid = (batch._charged[r_idx[done], c_idx[done]] - charged_before[done]).tolist()
+        charges = dict(zip(done.tolist(), paid, strict=True))
         passed: dict[int, list[str]] = {}
         multi = np.flatnonzero(took > 1)
         if len(multi):
@@ -418,7 +421,7 @@ class EpisodeSession:
             edges = np.concatenate(([0], np.cumsum(counts))).tolist()
             for k, at in enumerate(multi.tolist()):
                 passed[at] = flat[edges[k] : edges[k + 1]]
-        return answers, charges, done, took.tolist(), passed
+        return answers, charges, took.tolist(), passed
 
     def _observe(self, wave: tuple, moved: Any) -> list:
         """What one wave revealed to its episode (and its trace entry)."""
@@ -428,27 +431,30 @@ class EpisodeSession:
         if action == "advance":
             ids, first, multi = wave[3], wave[4], wave[5]
             end = first + len(ids)
-            all_answers, all_charges, all_done, all_took, passed = moved
-            answers, charges, done = all_answers[first:end], all_charges[first:end], all_done[first:end]
-            ends = [[p, c] for p, (c, d) in enumerate(zip(charges, done, strict=True)) if d]
+            all_answers, all_charges, all_took, passed = moved
+            answers = all_answers[first:end]
+            ends = [[k - first, all_charges[k]] for k in range(first, end) if k in all_charges] if all_charges else []
             if multi:
                 took = tuple(all_took[first:end])
-                extra = [[k - first, passed[k]] for k in range(first, end) if k in passed]
+                extra = [[k - first, passed[k]] for k in range(first, end) if k in passed] if passed else []
                 reply = [0, answers, ends, list(took), extra]
             else:
                 reply = [0, answers, ends]
+            if self.traces is not None:
+                costs = [all_charges.get(k, all_took[k] * self.probe_freq) for k in range(first, end)]
+                self._trace(eid, (action, tuple(ids), tuple(answers), sum(costs), max(costs, default=0), took))
+            return reply
+        start, n = wave[3], wave[4]
+        charges = batch._charged[row, start : start + n].tolist()
+        answers = self.vocab[batch._latest[row, start : start + n]].tolist()
+        if action == "spawn":
+            done = (batch._status[row, start : start + n] == FINISHED).tolist()
+            reply = [0, answers, [[p, c] for p, (c, d) in enumerate(zip(charges, done, strict=True)) if d]]
         else:
-            start, n = wave[3], wave[4]
-            ids = list(range(start, start + n))
-            charges = batch._charged[row, start : start + n].tolist()
-            answers = self.vocab[batch._latest[row, start : start + n]].tolist()
-            if action == "spawn":
-                done = (batch._status[row, start : start + n] == FINISHED).tolist()
-                reply = [0, answers, [[p, c] for p, (c, d) in enumerate(zip(charges, done, strict=True)) if d]]
-            else:
-                reply = [0, answers, charges, batch._intervals[row, start : start + n].tolist()]
+            reply = [0, answers, charges, batch._intervals[row, start : start + n].tolist()]
         if self.traces is not None:
-            self._trace(eid, (action, tuple(ids), tuple(answers), sum(charges), max(charges, default=0), took))
+            wave = (action, tuple(range(start, start + n)), tuple(answers), sum(charges), max(charges, default=0), None)
+            self._trace(eid, wave)
         return reply
 
     def _trace(self, eid: int, entry: tuple) -> None:
@@ -717,14 +723,8 @@ def main() -> None:
         env.send(env.play_block(job) if kind == "block" else env.inspect(job))
     env.retire_runner()
     outbox.flush()
-    if os.path.exists("/tmp/profile_env"):
-        return
     os._exit(0)
 
 
 if __name__ == "__main__":
-    if os.path.exists("/tmp/profile_env"):
-        import cProfile
-        cProfile.run("main()", "/tmp/env.prof")
-    else:
-        main()
+    main()

@@ -1,9 +1,11 @@
 """The policy <-> environment protocol (version 1): how a controller and an environment talk when
 they live in different processes. The full specification is ``docs/protocol.md``.
 
-A **frame** is ``<u32 header length><u32 payload length>``, then a UTF-8 JSON object (the header),
+A **frame** is ``<u32 header length><u32 payload length>``, then the header, a UTF-8 JSON object,
 then raw payload bytes (numpy arrays named in the header's ``"arrays"``; empty for most messages).
-Every header carries ``"v"`` (the protocol version) and ``"t"`` (the message type).
+Every header carries ``"v"`` (the protocol version) and ``"t"`` (the message type). Headers are
+encoded and parsed with ``orjson``, a strict and fast JSON library: this is the hot path of
+sandboxed evaluation.
 
 The environment side treats everything the policy side sends as untrusted input: frames have size
 limits, JSON is the only encoding it decodes (never pickle), arrays are read with the dtype and shape
@@ -12,11 +14,11 @@ the environment expects, and every action is checked by the environment's own ru
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any, BinaryIO
 
 import numpy as np
+import orjson
 
 VERSION = 1
 _HEAD = struct.Struct("<II")
@@ -45,7 +47,7 @@ def write_frame(stream: BinaryIO, header: dict[str, Any], arrays: dict[str, np.n
             parts.append(array.tobytes())
         header["arrays"] = specs
         payload = b"".join(parts)
-    text = json.dumps(header, separators=(",", ":"), default=_jsonable).encode()
+    text = orjson.dumps(header, default=_jsonable)
     stream.write(_HEAD.pack(len(text), len(payload)) + text + payload)
     stream.flush()
 
@@ -64,8 +66,8 @@ def read_frame(stream: BinaryIO, *, max_header: int = MAX_HEADER_BYTES) -> tuple
     if text is None or payload is None:
         raise ProtocolError("the stream ended inside a frame")
     try:
-        header = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        header = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"a frame's header is not JSON ({exc})") from None
     if not isinstance(header, dict) or header.get("v") != VERSION or not isinstance(header.get("t"), str):
         raise ProtocolError(f"a message without protocol version {VERSION} and a type")

@@ -46,6 +46,9 @@ CANDIDATE_MODULE = "autotts_candidate"
 ID_STRIDE = 1 << 24  # answer id = question index * ID_STRIDE + order of first revelation
 MAX_ERROR_CHARS = 600
 MAX_NOTE_CHARS = 2000
+# episodes of a block played at once: enough that a message carries hundreds of actions, few enough
+# that their state stays in the CPU caches (measured: 200 in flight beat 750 by a fifth)
+IN_FLIGHT = 200
 
 
 class Channel:
@@ -463,7 +466,7 @@ class Runner:
             return body
 
         bodies = [body_for(eid, seed, ceiling) for eid, seed, ceiling in message["episodes"]]
-        scheduler.play(bodies, 1 if sequential else len(bodies))
+        scheduler.play(bodies, 1 if sequential else IN_FLIGHT)
         return {"t": protocol.PLAYED, "error": None, "cpu": cpu_seconds()}
 
 
