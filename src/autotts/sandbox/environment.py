@@ -698,6 +698,16 @@ def read_setup(inbox: Any) -> Any:
     return pickle.loads(inbox.read(size))  # from the trusted parent only
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when the parent dies, even mid-block (and with it the sandbox under it)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def main() -> None:
     inbox = sys.stdin.buffer
     outbox = os.fdopen(os.dup(1), "wb")
@@ -705,6 +715,7 @@ def main() -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     setup = read_setup(inbox)
+    die_with_parent(setup["parent_pid"])
     if any(q.gold is not None for store in setup["stores"].values() for q in store.questions):
         raise SystemExit("refusing to run: a store with gold answers was sent to a sandbox environment")
     env = Environment(setup, outbox)

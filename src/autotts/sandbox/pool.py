@@ -167,6 +167,7 @@ class SandboxPool:
         setup = {
             "stores": gold_free,
             "candidates": candidates,
+            "parent_pid": os.getpid(),
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_mb": limits.memory_mb,
