@@ -174,3 +174,27 @@ def test_evaluation_uses_the_batch_and_gives_the_scalar_results():
     assert batched.answers == scalar.answers
     assert (batched.tokens == scalar.tokens).all() and (batched.latency == scalar.latency).all()
 
+
+
+def test_advance_cells_equals_the_dense_advance():
+    store = load_store("Qwen3-4B/aime24")
+    seeds = [3, 4, 5]
+    dense, sparse = (EpisodeBatch(store.questions, seeds) for _ in range(2))
+    for batch in (dense, sparse):
+        batch.spawn(np.arange(batch.rows) % 5 + 1)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        live = dense.live & (rng.random(dense.live.shape) < 0.6)
+        steps = np.where(live, rng.integers(1, 4, live.shape), 0)
+        dense.advance(steps)
+        rows, cols = np.nonzero(steps)
+        order = rng.permutation(len(rows))  # any listing order
+        sparse.advance_cells(rows[order], cols[order], steps[rows, cols][order])
+        for name in ("status", "intervals", "latest", "charged", "tokens", "latency_tokens", "finish_log"):
+            assert np.array_equal(getattr(dense, name), getattr(sparse, name)), name
+    finished = np.argwhere(sparse.status == 1)[0]
+    with pytest.raises(EpisodeError, match="finished"):
+        sparse.advance_cells([finished[0]], [finished[1]], [1])
+    live = np.argwhere(sparse.status == 0)[0]
+    with pytest.raises(EpisodeError, match="twice"):
+        sparse.advance_cells([live[0], live[0]], [live[1], live[1]], [1, 1])

@@ -443,12 +443,41 @@ class EpisodeBatch:
             row = int(np.argmax(late))
             raise EpisodeError(f"{action}: row {row} ({self.where(row)}) has already stopped")
 
+    def advance_cells(self, rows: np.ndarray, branches: np.ndarray, steps: np.ndarray) -> None:
+        """:meth:`advance` with the moving branches listed (row, branch id, intervals) instead of a
+        ``rows × width`` matrix: the same rules and effects, at a cost that grows with the list, not the
+        batch (for callers that move a few rows at a time). A branch may be listed once."""
+        rows, branches, steps = (np.asarray(a, dtype=np.int64) for a in (rows, branches, steps))
+        if not (rows.shape == branches.shape == steps.shape) or rows.ndim != 1:
+            raise EpisodeError("advance: rows, branches and steps must be lists of one length")
+        if len(rows) == 0:
+            return
+        if ((rows < 0) | (rows >= self.rows) | (branches < 0) | (branches >= self.width) | (steps < 1)).any():
+            raise EpisodeError("advance: every listed branch must exist and take at least one step")
+        flat = rows * self.width + branches
+        order = np.argsort(flat, kind="stable")
+        flat, k = flat[order], steps[order]
+        if (flat[1:] == flat[:-1]).any():
+            raise EpisodeError("advance: a branch is listed twice in one wave")
+        bad = self._status.reshape(-1)[flat] != LIVE
+        if bad.any():
+            row, branch = divmod(int(flat[np.argmax(bad)]), self.width)
+            state = {UNOPENED: "not opened", FINISHED: "finished", PRUNED: "pruned"}[int(self._status[row, branch])]
+            raise EpisodeError(f"advance: branch {branch} of row {row} ({self.where(row)}) is {state}")
+        late = ~self._active[flat // self.width]
+        if late.any():
+            row = int(flat[np.argmax(late)] // self.width)
+            raise EpisodeError(f"advance: row {row} ({self.where(row)}) has already stopped")
+        self._wave_cells(flat, k, None)
+
     def _wave(self, steps: np.ndarray, order: np.ndarray | None) -> None:
         flat = np.flatnonzero(steps > 0)  # row-major: by row, then id
-        if len(flat) == 0:
-            return
+        if len(flat):
+            self._wave_cells(flat, steps.reshape(-1)[flat], order)
+
+    def _wave_cells(self, flat: np.ndarray, k: np.ndarray, order: np.ndarray | None) -> None:
+        """One wave over the branches at ``flat`` (row-major indices, ascending) taking ``k`` intervals."""
         rows = flat // self.width
-        k = steps.reshape(-1)[flat]
         # flat views (the private arrays are always C-contiguous, so writes through them land)
         intervals, latest = self._intervals.reshape(-1), self._latest.reshape(-1)
         taken = intervals[flat]

@@ -26,6 +26,7 @@ import pickle
 import signal
 import struct
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +271,11 @@ class EpisodeSession:
                 "reseed": f"{job['store']}|{job['beta']!r}|{job['seed_lo']}",
                 "sequential": bool(job.get("seed_each_episode")),
                 "probe_freq": self.probe_freq,
-                "episodes": [[eid, seed, self.batch.width] for eid, (seed, _) in enumerate(self.order)],
+                # per episode: id, seed, ceiling, and a tag for reseeding that does not name the question
+                "episodes": [
+                    [eid, seed, self.batch.width, zlib.crc32(f"{seed}|{q}".encode())]
+                    for eid, (seed, q) in enumerate(self.order)
+                ],
             }
         )
         while True:
@@ -375,8 +380,8 @@ class EpisodeSession:
         r_idx = np.array(move_rows, dtype=np.int64)
         c_idx = np.array(move_cols, dtype=np.int64)
         ks = np.array(move_steps, dtype=np.int64)
-        if len(c_idx) and ((c_idx < 0) | (c_idx >= width) | (ks < 1)).any():
-            raise ValueError("advance: branch ids must be opened branches, each taking a step or more")
+        if len(c_idx) and ((c_idx < 0) | (c_idx >= width)).any():
+            raise ValueError("advance: branch ids must be opened branches")
         taken_before = batch._intervals[r_idx, c_idx]
         charged_before = batch._charged[r_idx, c_idx]
         if spawn.any():
@@ -385,12 +390,7 @@ class EpisodeSession:
             batch.read_full(read)
             new = (np.arange(width) >= (batch._opened - read)[:, None]) & (np.arange(width) < batch._opened[:, None])
             self.whole |= new
-        if len(r_idx):
-            steps = np.zeros((rows, width), dtype=np.int64)
-            steps[r_idx, c_idx] = ks
-            if np.count_nonzero(steps) != len(ks):  # a branch listed twice in one wave
-                raise ValueError("advance: a branch is listed twice in one wave")
-            batch.advance(steps)
+        batch.advance_cells(r_idx, c_idx, ks)  # the episode rules, checked there
         moved = self._moved(r_idx, c_idx, taken_before, charged_before) if len(r_idx) else None
         obs = [self._observe(wave, moved) for wave in waves]
         for eid, row, answer, kind, text in finished:
