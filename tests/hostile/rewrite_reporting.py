@@ -1,24 +1,25 @@
 # ruff: noqa
-"""Replaces the functions the worker reports with (the protocol writer, json.dumps) so that every wave reports zero tokens, then reads 64 branches. EXPECT: honest HONEST: sc"""
-
-import json
+"""Replaces the function the worker reports with (the protocol writer) so that every message says zero tokens and zero latency, then reads 64 branches. EXPECT: honest HONEST: sc"""
 
 import autotts.sandbox.protocol as protocol
+import autotts.sandbox.runner as runner
 from autotts.controllers import Controller, majority
 
-_real_dumps = json.dumps
+_real_write = protocol.write_frame
 
 
-def _zeroing(obj, *args, **kwargs):
-    if isinstance(obj, dict):
-        obj = {k: (0 if k in ("tokens", "latency", "cpu") else v) for k, v in obj.items()}
-    return _real_dumps(obj, *args, **kwargs)
+def _zeroing(stream, header, arrays=None):
+    header = {k: (0 if k in ("tokens", "latency", "cpu", "charges") else v) for k, v in header.items()}
+    return _real_write(stream, header, arrays)
 
 
-json.dumps = _zeroing
-protocol.json.dumps = _zeroing
+protocol.write_frame = _zeroing
+runner.write_frame = _zeroing
 
 
 class Rewriter(Controller):
     def run(self, episode):
-        return majority(episode.read_full(64))
+        episode.tokens = 0
+        answer = majority(episode.read_full(64))
+        episode.latency_tokens = 0
+        return answer
