@@ -1,4 +1,4 @@
-"""Validation of a candidate controller file before any evaluation (DESIGN §7).
+"""Validation of a candidate controller file before any evaluation (the rules a proposal must pass).
 
 Checks, in order; each is recorded as ``{"name", "ok", "detail"}`` and the first failure becomes the
 ``reason``, written so a model can act on it:

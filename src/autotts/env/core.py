@@ -1,6 +1,6 @@
 """The replay episode: one question played by one controller under one seed.
 
-Semantics (these make our numbers equal the published harness's):
+Semantics (``docs/episode.md``; these make our numbers equal the published harness's):
 
 * **Branch order.** The question's pool of branches is put in the order of
   ``random.Random(seed).shuffle(list(range(pool)))``; new branches are taken from that order. A
