@@ -1,10 +1,11 @@
 # ruff: noqa
-"""Bypasses the episode and sends the environment one enormous action. EXPECT: protocol violation crash"""
+"""Bypasses the episode and sends the environment one enormous message (a prune of three million branches). EXPECT: protocol violation crash"""
 
 from autotts.controllers import Controller
 
 
 class Flood(Controller):
     def run(self, episode):
-        episode._scheduler.ask([episode._id, "advance", list(range(5_000_000)), None])
+        episode._scheduler.tell([episode._id, "prune", list(range(3_000_000))])
+        episode.spawn(1)  # the next message carries it
         return None

@@ -250,13 +250,16 @@ class EpisodeSession:
             order.reverse()
         self.order = order
         self.batch = batch = EpisodeBatch(store.questions, seeds, max_branches=ceiling)
-        self.row_of = [q * len(seeds) + (seed - self.seed_lo) for seed, q in order]  # episode id -> row
+        self.row_of = np.array([q * len(seeds) + (seed - self.seed_lo) for seed, q in order])  # episode id -> row
+        self.to_runner = np.full(len(batch._vocab), -1, dtype=np.int64)  # answer id -> the id the runner knows
+        self.sent = 0
         self.vocab = np.array(batch._vocab, dtype=object)
         self.whole = np.zeros((batch.rows, batch.width), dtype=bool)  # read whole: only the final answer shown
         self.questions = store.questions
         self.lookup: dict[int, dict[str, int]] = {}
         self.traces: dict[int, list] | None = {} if job["want_traces"] else None
         self.open = set(range(len(order)))
+        self.is_open = np.ones(len(order), dtype=bool)
         self.probe_freq = store.questions[0].probe_freq
 
     def play(self) -> None:
@@ -279,12 +282,13 @@ class EpisodeSession:
             }
         )
         while True:
-            header = runner.receive()
+            header, arrays = runner.receive_arrays()
             if header.get("t") == protocol.PLAYED:
                 break
             if header.get("t") != protocol.ACT or not isinstance(header.get("ops"), list):
                 raise Violation("protocol", self.first_open(), "the controller's process sent an unexpected message")
-            runner.send({"t": protocol.OBS, "obs": self.apply(header["ops"])})
+            reply, out = self.apply(header["ops"], arrays)
+            runner.send({"t": protocol.OBS, **reply}, out)
         cpu = header.get("cpu")
         self.env.cpu = float(cpu) if isinstance(cpu, int | float) else 0.0
         if self.open:
@@ -300,9 +304,9 @@ class EpisodeSession:
 
     # ------------------------------------------------------------------ one message
 
-    def apply(self, ops: list) -> list:
+    def apply(self, ops: list, arrays: dict) -> tuple[dict, dict[str, np.ndarray]]:
         try:
-            return self._apply(ops)
+            return self._apply(ops, arrays)
         except Violation:
             raise
         except (EpisodeError, TypeError, ValueError, IndexError, KeyError, OverflowError) as exc:
@@ -310,32 +314,51 @@ class EpisodeSession:
                 "violation", self.first_open(), f"an action the episode's rules do not allow: {exc}"[:300]
             ) from None
 
-    def _apply(self, ops: list) -> list:
+    def _column(self, arrays: dict, name: str, kind: str, length: int | None = None) -> np.ndarray:
+        column = arrays.get(name)
+        wrong_length = length is not None and column is not None and len(column) != length
+        if column is None or column.ndim != 1 or column.dtype.kind != kind or wrong_length:
+            raise ValueError(f"the column '{name}' is missing or malformed")
+        return column.astype(np.int64)
+
+    def _apply(self, ops: list, arrays: dict) -> tuple[dict, dict[str, np.ndarray]]:
         batch = self.batch
         rows, width = batch.rows, batch.width
+        # the waves, as columns: one per acting episode
+        episodes = self._column(arrays, "episode", "i")
+        kinds = self._column(arrays, "kind", "i", len(episodes))
+        sizes = self._column(arrays, "size", "i", len(episodes))
+        ids = self._column(arrays, "ids", "i")
+        steps = self._column(arrays, "steps", "i", len(ids))
+        if len(episodes):
+            unknown = (episodes < 0) | (episodes >= len(self.order))
+            if ((kinds < 0) | (kinds > 2) | (sizes < 0) | unknown).any():
+                raise ValueError("a wave of an unknown kind, size or episode")
+            if not self.is_open[episodes].all():
+                raise Violation("protocol", self.first_open(), "a wave of an episode that has ended")
+            if len(np.unique(episodes)) != len(episodes):
+                raise ValueError("an episode sent two waves in one message")
+            if int(sizes[kinds == 1].sum()) != len(ids):
+                raise ValueError("the advances list a different number of branches than their sizes")
+            if self.upstream and ((sizes != 1).any() or (steps != 1).any()):
+                raise ValueError("a published-harness controller acts on one branch per wave, one interval at a time")
+        wave_rows = self.row_of[episodes]
+        # prunes, notes and ends of episodes: before the waves (an episode's come before its wave)
         prune_at: list[int] = []
-        spawn = np.zeros(rows, dtype=np.int64)
-        read = np.zeros(rows, dtype=np.int64)
-        move_rows: list[int] = []
-        move_cols: list[int] = []
-        move_steps: list[int] = []
-        waves: list[tuple] = []  # (episode id, action, row, ids or count, first index into the move lists)
-        acted: set[int] = set()
         finished: list[tuple] = []
         for op in ops:
-            if not (isinstance(op, list) and len(op) >= 2 and type(op[0]) is int and op[0] in self.open):
+            if not (isinstance(op, list) and len(op) >= 2 and type(op[0]) is int and 0 <= op[0] < len(self.order)):
                 raise Violation("protocol", self.first_open(), f"a malformed action: {str(op)[:120]}")
             eid, action, args = op[0], op[1], op[2:]
-            row = self.row_of[eid]
-            if row in acted:
-                raise ValueError(f"episode {eid} acted after a wave within one message")
+            if not self.is_open[eid]:
+                raise Violation("protocol", self.first_open(), f"an action of an ended episode: {str(op)[:80]}")
             if action == "prune":
-                (ids,) = args
-                if not isinstance(ids, list) or any(type(i) is not int or not 0 <= i < width for i in ids):
-                    raise ValueError(f"prune: branch ids {str(ids)[:80]} are not opened branches")
-                prune_at.extend(row * width + i for i in ids)
+                (branches,) = args
+                if not isinstance(branches, list) or any(type(i) is not int or not 0 <= i < width for i in branches):
+                    raise ValueError(f"prune: branch ids {str(branches)[:80]} are not opened branches")
+                prune_at.extend(self.row_of[eid] * width + i for i in branches)
                 if self.traces is not None:
-                    self._trace(eid, ("prune", tuple(ids), (), 0, 0, None))
+                    self._trace(eid, ("prune", tuple(branches), (), 0, 0, None))
             elif action == "note":
                 (text,) = args
                 if not (isinstance(text, str) and len(text) <= MAX_NOTE_CHARS):
@@ -346,116 +369,90 @@ class EpisodeSession:
                         self._trace(eid, ("note", {str(k): v for k, v in fields.items()}))
             elif action == "done":
                 answer, kind, text = args
-                acted.add(row)
-                finished.append((eid, row, answer, kind, text))
-            elif action in ("spawn", "read_full"):
-                (n,) = args
-                if type(n) is not int or n < 0 or (self.upstream and n != 1):
-                    raise ValueError(f"{action}: a count of {n!r}" + self._upstream_note())
-                acted.add(row)
-                (spawn if action == "spawn" else read)[row] = n
-                waves.append((eid, action, row, int(batch._opened[row]) if n else 0, n))
-            elif action == "advance":
-                ids, steps = args
-                if type(ids) is not list or (self.upstream and (len(ids) != 1 or steps is not None)):
-                    raise ValueError("advance: malformed" + self._upstream_note())
-                if steps is None:
-                    move_steps.extend([1] * len(ids))
-                elif type(steps) is list and len(steps) == len(ids):
-                    move_steps.extend(steps)  # checked below, with the ids, as whole arrays
-                else:
-                    raise ValueError("advance: one step count per branch")
-                acted.add(row)
-                waves.append((eid, "advance", row, ids, len(move_rows), steps is not None))
-                move_rows.extend([row] * len(ids))
-                move_cols.extend(ids)
+                finished.append((eid, answer, kind, text))
             else:
                 raise ValueError(f"unknown action {action!r}")
-        # a row's prunes come before its wave in the message, so they are applied first
+        if finished and np.isin([f[0] for f in finished], episodes).any():
+            raise ValueError("an episode ended in the message that carries one of its waves")
         if prune_at:
             mask = np.zeros(rows * width, dtype=bool)
             mask[prune_at] = True
             batch.prune(mask.reshape(rows, width))
-        # then the waves, one per acting row
-        r_idx = np.array(move_rows, dtype=np.int64)
-        c_idx = np.array(move_cols, dtype=np.int64)
-        ks = np.array(move_steps, dtype=np.int64)
-        if len(c_idx) and ((c_idx < 0) | (c_idx >= width)).any():
+        # every branch of every wave, in wave order: its row and branch id
+        total = int(sizes.sum())
+        cell_rows = np.repeat(wave_rows, sizes)
+        starts = np.cumsum(sizes) - sizes
+        within = np.arange(total) - np.repeat(starts, sizes)
+        cell_kind = np.repeat(kinds, sizes)
+        opening, advancing = cell_kind != 1, cell_kind == 1
+        if len(ids) and ((ids < 0) | (ids >= width)).any():
             raise ValueError("advance: branch ids must be opened branches")
-        taken_before = batch._intervals[r_idx, c_idx]
-        charged_before = batch._charged[r_idx, c_idx]
-        if spawn.any():
-            batch.spawn(spawn)
-        if read.any():
-            batch.read_full(read)
-            new = (np.arange(width) >= (batch._opened - read)[:, None]) & (np.arange(width) < batch._opened[:, None])
-            self.whole |= new
-        batch.advance_cells(r_idx, c_idx, ks)  # the episode rules, checked there
-        moved = self._moved(r_idx, c_idx, taken_before, charged_before) if len(r_idx) else None
-        obs = [self._observe(wave, moved) for wave in waves]
-        for eid, row, answer, kind, text in finished:
-            self.finish(eid, row, answer, kind, text)
-        return obs
-
-    def _upstream_note(self) -> str:
-        return " (a published-harness controller acts on one branch per wave)" if self.upstream else ""
-
-    def _moved(self, r_idx: np.ndarray, c_idx: np.ndarray, taken_before: np.ndarray, charged_before: np.ndarray):
-        """Per advanced branch, in message order: latest answer, intervals taken, the finished ones'
-        ``(position, charge)``, and the answers passed over by multi-interval advances (gathered at
-        once for the whole message)."""
-        batch = self.batch
-        took = batch._intervals[r_idx, c_idx] - taken_before
-        answers = self.vocab[batch._latest[r_idx, c_idx]].tolist()
-        done = np.flatnonzero(batch._status[r_idx, c_idx] == FINISHED)
-        paid = (batch._charged[r_idx[done], c_idx[done]] - charged_before[done]).tolist()
-        charges = dict(zip(done.tolist(), paid, strict=True))
-        passed: dict[int, list[str]] = {}
-        multi = np.flatnonzero(took > 1)
-        if len(multi):
-            counts = took[multi] - 1
-            src = np.repeat(batch._src[r_idx[multi], c_idx[multi]], counts)
-            start = np.repeat(taken_before[multi], counts)
-            within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-            flat = self.vocab[batch._steps[src, start + within]].tolist()
-            edges = np.concatenate(([0], np.cumsum(counts))).tolist()
-            for k, at in enumerate(multi.tolist()):
-                passed[at] = flat[edges[k] : edges[k + 1]]
-        return answers, charges, took.tolist(), passed
-
-    def _observe(self, wave: tuple, moved: Any) -> list:
-        """What one wave revealed to its episode (and its trace entry)."""
-        batch = self.batch
-        eid, action, row = wave[:3]
-        took = None
-        if action == "advance":
-            ids, first, multi = wave[3], wave[4], wave[5]
-            end = first + len(ids)
-            all_answers, all_charges, all_took, passed = moved
-            answers = all_answers[first:end]
-            ends = [[k - first, all_charges[k]] for k in range(first, end) if k in all_charges] if all_charges else []
-            if multi:
-                took = tuple(all_took[first:end])
-                extra = [[k - first, passed[k]] for k in range(first, end) if k in passed] if passed else []
-                reply = [0, answers, ends, list(took), extra]
-            else:
-                reply = [0, answers, ends]
-            if self.traces is not None:
-                costs = [all_charges.get(k, all_took[k] * self.probe_freq) for k in range(first, end)]
-                self._trace(eid, (action, tuple(ids), tuple(answers), sum(costs), max(costs, default=0), took))
-            return reply
-        start, n = wave[3], wave[4]
-        charges = batch._charged[row, start : start + n].tolist()
-        answers = self.vocab[batch._latest[row, start : start + n]].tolist()
-        if action == "spawn":
-            done = (batch._status[row, start : start + n] == FINISHED).tolist()
-            reply = [0, answers, [[p, c] for p, (c, d) in enumerate(zip(charges, done, strict=True)) if d]]
-        else:
-            reply = [0, answers, charges, batch._intervals[row, start : start + n].tolist()]
+        taken_before = np.zeros(total, dtype=np.int64)  # branches opened in this wave start from nothing
+        charged_before = np.zeros(total, dtype=np.int64)
+        taken_before[advancing] = batch._intervals[cell_rows[advancing], ids]
+        charged_before[advancing] = batch._charged[cell_rows[advancing], ids]
+        cell_cols = np.empty(total, dtype=np.int64)
+        cell_cols[opening] = batch._opened[cell_rows[opening]] + within[opening]  # before the waves open them
+        cell_cols[advancing] = ids
+        for kind, action in ((0, batch.spawn), (2, batch.read_full)):  # the ceiling is checked there
+            counts = np.zeros(rows, dtype=np.int64)
+            chosen = kinds == kind
+            counts[wave_rows[chosen]] = sizes[chosen]
+            if counts.any():
+                action(counts)
+        batch.advance_cells(cell_rows[advancing], ids, steps)
+        if (kinds == 2).any():
+            self.whole[cell_rows[cell_kind == 2], cell_cols[cell_kind == 2]] = True
+        # what the waves revealed
+        took = batch._intervals[cell_rows, cell_cols] - taken_before
+        charge = batch._charged[cell_rows, cell_cols] - charged_before
+        done = batch._status[cell_rows, cell_cols] == FINISHED
+        latest = batch._latest[cell_rows, cell_cols]
+        passed_at = np.flatnonzero(advancing & (took > 1))
+        passed_n = took[passed_at] - 1
+        src = np.repeat(batch._src[cell_rows[passed_at], cell_cols[passed_at]], passed_n)
+        first = np.repeat(taken_before[passed_at], passed_n)
+        step = np.arange(int(passed_n.sum())) - np.repeat(np.cumsum(passed_n) - passed_n, passed_n)
+        passed = batch._steps[src, first + step]
+        words, shown_latest = self.shown(latest)
+        more_words, shown_passed = self.shown(passed)
+        vocab = words + more_words  # the runner numbers them in this order too
         if self.traces is not None:
-            wave = (action, tuple(range(start, start + n)), tuple(answers), sum(charges), max(charges, default=0), None)
-            self._trace(eid, wave)
-        return reply
+            self._trace_waves(episodes, kinds, sizes, cell_cols, latest, charge, took)
+        for eid, answer, kind, text in finished:
+            self.finish(eid, self.row_of[eid], answer, kind, text)
+        out = {
+            "answer": shown_latest,
+            "charge": charge,
+            "finished": done,
+            "took": took,
+            "passed_at": passed_at.astype(np.int64),
+            "passed_n": passed_n,
+            "passed": shown_passed,
+        }
+        return {"vocab": vocab}, out
+
+    def shown(self, real_ids: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Answer ids of this block's batch -> the ids the runner knows; returns the strings it learns
+        now (in id order) and the translated ids."""
+        fresh = np.unique(real_ids[self.to_runner[real_ids] < 0]) if len(real_ids) else real_ids
+        words = self.vocab[fresh].tolist() if len(fresh) else []
+        self.to_runner[fresh] = self.sent + np.arange(len(fresh))
+        self.sent += len(fresh)
+        return words, self.to_runner[real_ids]
+
+    def _trace_waves(self, episodes, kinds, sizes, cols, latest, charge, took) -> None:
+        names = ("spawn", "advance", "read_full")
+        cols, answers, charges, steps = cols.tolist(), self.vocab[latest].tolist(), charge.tolist(), took.tolist()
+        offset = 0
+        for eid, kind, size in zip(episodes.tolist(), kinds.tolist(), sizes.tolist(), strict=True):
+            end = offset + size
+            costs = charges[offset:end]
+            multi = kind == 1 and any(k != 1 for k in steps[offset:end])
+            branches, shown = tuple(cols[offset:end]), tuple(answers[offset:end])
+            took = tuple(steps[offset:end]) if multi else None
+            self._trace(eid, (names[kind], branches, shown, sum(costs), max(costs, default=0), took))
+            offset = end
 
     def _trace(self, eid: int, entry: tuple) -> None:
         self.traces.setdefault(eid, []).append(entry)
@@ -510,6 +507,7 @@ class EpisodeSession:
                 }
             )
         self.open.discard(eid)
+        self.is_open[eid] = False
 
 
 class BatchSession:

@@ -28,8 +28,10 @@ import sys
 import traceback
 import types
 import zlib
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, compress
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +72,13 @@ class Channel:
 # ---------------------------------------------------------------- run(): episodes as greenlets
 
 
+SPAWN, ADVANCE, READ_FULL = 0, 1, 2  # wave kinds in an ``act`` message's columns
+
+
 class Scheduler:
     """Plays many ``run()`` episodes at once; an episode that needs an answer from the environment
-    parks until the message carrying every parked episode's action has been answered."""
+    parks until the message carrying every parked episode's wave has been answered. Waves travel as
+    columns (episode, kind, branch count, branch ids, steps), their observations likewise."""
 
     def __init__(self, channel: Channel):
         import greenlet
@@ -81,19 +87,28 @@ class Scheduler:
         self.greenlet = greenlet.greenlet
         self.current = greenlet.getcurrent
         self.main = greenlet.getcurrent()
-        self.ops: list[list] = []
+        self.ops: list[list] = []  # prunes, notes and ends of episodes, in order
+        self.wave_episode: list[int] = []
+        self.wave_kind: list[int] = []
+        self.wave_size: list[int] = []
+        self.ids: list[int] = []  # branch ids of the advances, concatenated
+        self.steps: list[int] = []  # their step counts
         self.parked: list[Any] = []  # episodes waiting for the next message's observations, in order
         self.deferred: list[Any] = []  # what the episodes not yet resumed were to be resumed with
         self.urgent = False
+        self.vocab: list[str] = []  # answer strings by the ids the environment sends
 
-    def ask(self, op: list) -> Any:
-        """Send ``op`` with the next message and wait for its observation."""
-        self.ops.append(op)
+    def ask(self, episode: int, kind: int, size: int, ids: list[int] | None, steps: list[int] | None) -> tuple:
+        """Send a wave with the next message and wait for what it reveals: ``(answers, charges,
+        finished, took, passed)``, one entry per branch (``passed``: position -> answers skipped over)."""
+        self.wave_episode.append(episode)
+        self.wave_kind.append(kind)
+        self.wave_size.append(size)
+        if ids is not None:
+            self.ids.extend(ids)
+            self.steps.extend(steps)
         self.parked.append(self.current())
-        reply = self.main.switch()
-        if reply[0] != 0:
-            raise EpisodeError(str(reply[1]))
-        return reply[1:]
+        return self.main.switch()
 
     def tell(self, op: list) -> None:
         """Send ``op`` with the next message; it reveals nothing, so nobody waits."""
@@ -118,27 +133,62 @@ class Scheduler:
                     self.deferred = [v for _, v in runnable[k + 1 :]]
                     break
             runnable = []
-            if not self.ops:
+            if not self.ops and not self.wave_episode:
                 if queue:
                     continue
                 return
-            ops, self.ops = self.ops, []
+            sizes = self.wave_size
+            arrays = {
+                "episode": np.array(self.wave_episode, dtype=np.int64),
+                "kind": np.array(self.wave_kind, dtype=np.int8),
+                "size": np.array(sizes, dtype=np.int64),
+                "ids": np.array(self.ids, dtype=np.int64),
+                "steps": np.array(self.steps, dtype=np.int64),
+            }
+            self.channel.send({"t": protocol.ACT, "ops": self.ops}, arrays)
+            self.ops, self.wave_episode, self.wave_kind, self.wave_size, self.ids, self.steps = [], [], [], [], [], []
             parked, self.parked = self.parked, []
-            self.channel.send({"t": protocol.ACT, "ops": ops})
-            header, _ = self.channel.receive()
-            obs = header.get("obs")
-            if header.get("t") != protocol.OBS or not isinstance(obs, list):
-                raise ProtocolError("the environment's observations do not match the actions sent")
             deferred, self.deferred = self.deferred, []
-            if len(obs) + len(deferred) != len(parked):
-                raise ProtocolError("the environment's observations do not match the actions sent")
-            runnable = list(zip(parked, obs + deferred, strict=True))
+            replies = self._replies(sizes)
+            if len(replies) + len(deferred) != len(parked):
+                raise ProtocolError("the environment's observations do not match the waves sent")
+            runnable = list(zip(parked, replies + deferred, strict=True))
+
+    def _replies(self, sizes: list[int]) -> list[tuple]:
+        """The observation message, cut into one reply per wave sent."""
+        header, got = self.channel.receive()
+        if header.get("t") != protocol.OBS:
+            raise ProtocolError("expected the environment's observations")
+        self.vocab.extend(header.get("vocab") or [])
+        vocab = self.vocab
+        answers = [vocab[i] for i in got["answer"].tolist()] if sizes else []
+        charges, finished, took = got["charge"].tolist(), got["finished"].tolist(), got["took"].tolist()
+        if len(answers) != sum(sizes) or len(charges) != len(answers):
+            raise ProtocolError("the environment revealed a wrong number of answers")
+        passed: dict[int, list[str]] = {}
+        if len(got["passed"]):
+            flat = [vocab[i] for i in got["passed"].tolist()]
+            at = 0
+            for position, count in zip(got["passed_at"].tolist(), got["passed_n"].tolist(), strict=True):
+                passed[position] = flat[at : at + count]
+                at += count
+        ends = list(accumulate(sizes))
+        by_wave: dict[int, dict[int, list[str]]] = {}
+        for k, skipped in passed.items():  # few: only branches that took several intervals at once
+            wave = bisect_right(ends, k)
+            by_wave.setdefault(wave, {})[k - (ends[wave] - sizes[wave])] = skipped
+        replies, offset = [], 0
+        for wave, end in enumerate(ends):
+            skipped = by_wave.get(wave, {})
+            replies.append((answers[offset:end], charges[offset:end], finished[offset:end], took[offset:end], skipped))
+            offset = end
+        return replies
 
 
 class RemoteEpisode(Episode):
     """An :class:`Episode` whose branches live in the environment process: the same interface and
     rules (illegal actions raise the same :class:`EpisodeError` before anything is sent), but every
-    answer and every final charge arrives only when an action reveals it."""
+    answer and every charge arrives only when an action reveals it."""
 
     __slots__ = ("_id", "_scheduler", "_hist")
 
@@ -175,72 +225,52 @@ class RemoteEpisode(Episode):
         return list(range(start, start + n))
 
     def _wave_one_step(self, action: str, ids: list[int]) -> list[str]:
-        op = [self._id, "spawn", len(ids)] if action == "spawn" else [self._id, "advance", ids, None]
-        answers, ends = self._scheduler.ask(op)
-        if len(answers) != len(ids):
-            raise ProtocolError("the environment revealed a wrong number of answers")
-        freq = self.probe_freq
-        taken, charged, latest, hist = self._taken, self._charged, self._latest, self._hist
-        wave_tokens = len(ids) * freq
-        wave_latency = freq if ids else 0
-        for i, answer in zip(ids, answers, strict=True):
-            taken[i] += 1
-            charged[i] += freq
-            latest[i] = answer
-            hist[i].append(answer)
-        if ends:  # finished branches: their charge is what their length still owed, not one interval
-            for pos, cost in ends:
-                i = ids[pos]
-                charged[i] += cost - freq
-                wave_tokens += cost - freq
-                self._status[i] = FINISHED
-                self._live.discard(i)
-            wave_latency = max(max(cost for _, cost in ends), freq if len(ends) < len(ids) else 0)
-        self._log(action, ids, answers, wave_tokens, wave_latency)
-        return answers
+        if action == "spawn":
+            reply = self._scheduler.ask(self._id, SPAWN, len(ids), None, None)
+        else:
+            reply = self._scheduler.ask(self._id, ADVANCE, len(ids), ids, [1] * len(ids))
+        return self._reveal(action, ids, reply, False)
 
     def _wave(self, action: str, ids: list[int], steps: list[int] | None) -> list[str]:
         if steps is None:
             return self._wave_one_step(action, ids)
-        answers, ends, took, passed = self._scheduler.ask([self._id, "advance", ids, steps])
-        charges = dict(ends)
-        passed = dict(passed)
-        freq = self.probe_freq
-        taken, charged, latest, hist = self._taken, self._charged, self._latest, self._hist
-        wave_tokens = wave_latency = 0
-        for pos, i in enumerate(ids):
-            k = took[pos]
-            if pos in charges:
-                cost = charges[pos]
-                self._status[i] = FINISHED
-                self._live.discard(i)
-            else:
-                cost = k * freq
-            answer = answers[pos]
-            if k > 1:
-                hist[i].extend(passed[pos])
-            hist[i].append(answer)
-            taken[i] += k
-            charged[i] += cost
-            latest[i] = answer
-            wave_tokens += cost
-            if cost > wave_latency:
-                wave_latency = cost
-        self._log(action, ids, answers, wave_tokens, wave_latency, took)
-        return answers
+        reply = self._scheduler.ask(self._id, ADVANCE, len(ids), ids, steps)
+        return self._reveal(action, ids, reply, True)
 
     def read_full(self, n: int = 1) -> list[str]:
         ids = self._open(n)
-        answers, charges, intervals = self._scheduler.ask([self._id, "read_full", n])
-        for pos, i in enumerate(ids):
-            self._charged[i] = charges[pos]
-            self._taken[i] = intervals[pos]
-            self._first[i] = intervals[pos] - 1
-            self._status[i] = FINISHED
-            self._live.discard(i)
-            self._latest[i] = answers[pos]
-            self._hist[i].append(answers[pos])
-        self._log("read_full", ids, answers, sum(charges), max(charges, default=0))
+        return self._reveal("read_full", ids, self._scheduler.ask(self._id, READ_FULL, n, None, None), False)
+
+    def _reveal(self, action: str, ids: list[int], reply: tuple, multi: bool) -> list[str]:
+        """Book what a wave revealed, as :class:`Episode` books what it charges."""
+        answers, charges, finished, took, passed = reply
+        if len(answers) != len(ids):
+            raise ProtocolError("the environment revealed a wrong number of answers")
+        taken, charged, latest, hist = self._taken, self._charged, self._latest, self._hist
+        if multi or action == "read_full":
+            for pos, i in enumerate(ids):
+                if pos in passed:
+                    hist[i].extend(passed[pos])
+                taken[i] += took[pos]
+        else:  # one interval each: the common case, kept free of the lookups above
+            for i in ids:
+                taken[i] += 1
+        for i, answer, cost in zip(ids, answers, charges):  # noqa: B905 - lengths checked above
+            hist[i].append(answer)
+            charged[i] += cost
+            latest[i] = answer
+        if True in finished:
+            status, live, first = self._status, self._live, self._first
+            for pos in compress(range(len(ids)), finished):
+                i = ids[pos]
+                status[i] = FINISHED
+                live.discard(i)
+                if action == "read_full":
+                    first[i] = taken[i] - 1
+        if multi:
+            self._log(action, ids, answers, sum(charges), max(charges, default=0), took)
+        else:
+            self._log(action, ids, answers, sum(charges), max(charges, default=0))
         return answers
 
     def prune(self, branch_ids: Iterable[int]) -> None:
