@@ -4,10 +4,10 @@ For each controller an *operating β* is fixed once, on the unshifted stores: th
 grid at which its pooled accuracy reaches SC@64's (if none does, the β of its highest accuracy), or
 the β the user gives. A deployed policy runs at one β, so every condition is judged at that β:
 
-* **saving** = ``100 (1 − Σ tokens / Σ tokens of SC@64)`` over the condition's questions, with a
-  paired percentile bootstrap over questions;
-* **Δaccuracy** = mean over questions of (accuracy − accuracy of SC@64), points, with a paired
-  bootstrap interval over questions;
+* **saving** = ``100 (1 − Σ tokens / Σ tokens of SC@64)`` over the condition's questions;
+* **Δaccuracy** = mean over questions of (accuracy − accuracy of SC@64), in points;
+* both with 95% paired percentile bootstrap intervals over questions (2000 resamples, the same
+  resamples for both; repeats of one question in a reweighted mixture are resampled together);
 * **flagged** when the controller is worse than SC@64 (the Δaccuracy interval lies below zero) or
   loses more than half its saving (saving under the condition < half the unshifted saving, when the
   unshifted saving is positive). ``reason`` says which, in plain words.
@@ -22,8 +22,7 @@ import numpy as np
 
 from ..data.registry import load_store
 from ..data.transforms import TIERS, difficulty
-from ..evaluation.metrics import paired_difference, tokens_at_accuracy
-from ..report.compare import bootstrap_saving
+from ..evaluation.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, tokens_at_accuracy
 from .run import REFERENCE_BETA, REFERENCE_LABEL, ConditionResult
 
 SAVING_LOSS = 0.5  # flagged when less than this share of the unshifted saving is left
@@ -85,11 +84,43 @@ class Verdict:
         }
 
 
-def compare(acc: np.ndarray, tok: np.ndarray, ref_acc: np.ndarray, ref_tok: np.ndarray) -> tuple[Figure, Figure]:
-    """(Δaccuracy in points, saving in percent) of a controller against the reference, paired by unit."""
-    d = paired_difference(acc, ref_acc, LEVEL)
-    s = bootstrap_saving(tok, ref_tok, LEVEL)
-    return Figure(*d), Figure(*s)
+def compare(
+    acc: np.ndarray,
+    tok: np.ndarray,
+    ref_acc: np.ndarray,
+    ref_tok: np.ndarray,
+    clusters: Sequence[object] | None = None,
+) -> tuple[Figure, Figure]:
+    """(Δaccuracy in points, saving in percent) of a controller against the reference, paired by unit,
+    with percentile bootstrap intervals over questions. ``clusters`` names each unit's question: units
+    of the same question (a reweighted mixture repeats questions) are resampled together, so repeats
+    weight a question without counting as independent evidence."""
+    acc, tok = np.asarray(acc, dtype=float), np.asarray(tok, dtype=float)
+    ref_acc, ref_tok = np.asarray(ref_acc, dtype=float), np.asarray(ref_tok, dtype=float)
+    keys = list(range(acc.size)) if clusters is None else list(clusters)
+    if len(keys) != acc.size or not acc.size:
+        raise ValueError("compare: one cluster key per unit, and at least one unit")
+    index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    member = np.array([index[k] for k in keys])
+    n = len(index)
+
+    def per_cluster(values: np.ndarray) -> np.ndarray:
+        return np.bincount(member, weights=values, minlength=n)
+
+    diff, units = per_cluster(acc - ref_acc), np.bincount(member, minlength=n).astype(float)
+    own, ref = per_cluster(tok), per_cluster(ref_tok)
+    picks = np.random.default_rng(BOOTSTRAP_SEED).integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
+    flat = (picks + n * np.arange(BOOTSTRAP_RESAMPLES)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=BOOTSTRAP_RESAMPLES * n).reshape(BOOTSTRAP_RESAMPLES, n).astype(float)
+    tail = 100 * (1 - LEVEL) / 2
+    d_samples = counts @ diff / (counts @ units)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_samples = 100.0 * (1.0 - (counts @ own) / (counts @ ref))
+    d_est = float(diff.sum() / units.sum())
+    s_est = float(100.0 * (1.0 - own.sum() / ref.sum())) if ref.sum() > 0 else float("nan")
+    d_lo, d_hi = np.percentile(d_samples, [tail, 100 - tail])
+    s_lo, s_hi = np.nanpercentile(s_samples, [tail, 100 - tail]) if ref.sum() > 0 else (np.nan, np.nan)
+    return Figure(d_est, float(d_lo), float(d_hi)), Figure(s_est, float(s_lo), float(s_hi))
 
 
 def operating_beta(result: ConditionResult, label: str) -> float:
@@ -119,7 +150,8 @@ def judge(
     pick = slice(None) if mask is None else mask
     acc, tok = family.accuracy[beta][pick], family.tokens[beta][pick]
     ref_acc, ref_tok = ref.accuracy[REFERENCE_BETA][pick], ref.tokens[REFERENCE_BETA][pick]
-    delta, saving = compare(acc, tok, ref_acc, ref_tok)
+    units = result.units if mask is None else [u for u, m in zip(result.units, mask, strict=True) if m]
+    delta, saving = compare(acc, tok, ref_acc, ref_tok, units)
     worse = delta.high < 0
     lost = kind != "reference" and base_saving > 0 and saving.estimate < SAVING_LOSS * base_saving
     reasons = []
@@ -199,7 +231,11 @@ def curve_rows(result: ConditionResult, labels: Sequence[str]) -> list[dict]:
         family = result.families[label]
         for beta in family.betas:
             delta, saving = compare(
-                family.accuracy[beta], family.tokens[beta], ref.accuracy[REFERENCE_BETA], ref.tokens[REFERENCE_BETA]
+                family.accuracy[beta],
+                family.tokens[beta],
+                ref.accuracy[REFERENCE_BETA],
+                ref.tokens[REFERENCE_BETA],
+                result.units,
             )
             rows.append(
                 {
