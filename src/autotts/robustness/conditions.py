@@ -30,7 +30,9 @@ class Condition:
     description: str
     transform: StoreTransform | None = None
     replicates: int = 1
-    paired: bool = True  # same questions as the base condition, in the same order
+    # the transform only selects or repeats questions (task mix): an episode depends only on its
+    # question and seed, so the unshifted episodes of those questions are reused, not replayed
+    reuses_base: bool = False
     tags: tuple[str, ...] = field(default=(), compare=False)
 
     def stores(self, base: str, replicate: int) -> Store:
@@ -96,21 +98,21 @@ def default_conditions(subset_replicates: int = 2, noise_seed: int = 0) -> list[
             "task mix",
             "only questions with pool pass rate < 0.3 (hard and unsolved)",
             lambda s, r: T.select_questions(s, ["hard", "unsolved"], "hard-only"),
-            paired=False,
+            reuses_base=True,
         ),
         Condition(
             "easy-only",
             "task mix",
             "only questions with pool pass rate ≥ 0.7",
             lambda s, r: T.select_questions(s, ["easy"], "easy-only"),
-            paired=False,
+            reuses_base=True,
         ),
         Condition(
             "hard-heavy",
             "task mix",
             "a mixture with hard and unsolved questions counted three times",
             lambda s, r: T.reweight_questions(s, {"hard": 3, "unsolved": 3}, "hard-heavy"),
-            paired=False,
+            reuses_base=True,
         ),
     ]
 
@@ -156,6 +158,10 @@ class ConditionStores:
                 taken.add(name)
                 self._built[(base, r)] = (name, store)
         self.names = [[self._built[(b, r)][0] for b in self.bases] for r in range(condition.replicates)]
+
+    def store(self, base: str, replicate: int) -> Store:
+        """The transformed store of ``base`` for one replicate."""
+        return self._built[(base, replicate)][1]
 
     def __enter__(self) -> ConditionStores:
         if self.condition.transform is not None:

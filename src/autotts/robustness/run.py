@@ -102,9 +102,15 @@ def run_conditions(
 ) -> list[ConditionResult]:
     """Evaluate the reference and every entry under every condition."""
     counter = {"done": 0, "total": planned_blocks(entries, betas, len(stores), seeds, conditions)}
-    out = []
+    out: list[ConditionResult] = []
     for condition in conditions:
         started = time.monotonic()
+        if condition.reuses_base and out and out[0].condition.transform is None and out[0].units:
+            out.append(_from_base(condition, stores, out[0], started))
+            counter["done"] += blocks_in([c for _, c in condition_cells(entries, betas, ["x"], seeds)]) * len(stores)
+            if on_progress:
+                on_progress(counter["done"], counter["total"], condition.name)
+            continue
         with ConditionStores(condition, stores) as built:
             if built.skipped:  # fewer blocks than planned
                 missing = len(built.skipped) * condition.replicates
@@ -141,6 +147,25 @@ def run_conditions(
             )
         )
     return out
+
+
+def _from_base(condition: Condition, stores: Sequence[str], base: ConditionResult, started: float) -> ConditionResult:
+    """A task-mix condition from the unshifted results: its questions' units, picked (or repeated)
+    from the base condition's vectors."""
+    built = ConditionStores(condition, stores)  # builds the stores (to know their questions) without registering
+    position = {unit: i for i, unit in enumerate(base.units)}
+    units = [(b, q.index) for b in built.bases for q in built.store(b, 0).questions]
+    pick = np.array([position[u] for u in units], dtype=np.int64)
+    families = {
+        label: Family(
+            label,
+            {b: v[pick] for b, v in f.accuracy.items()},
+            {b: v[pick] for b, v in f.tokens.items()},
+            f.failures,
+        )
+        for label, f in base.families.items()
+    }
+    return ConditionResult(condition, built.names, units, families, built.skipped, time.monotonic() - started)
 
 
 def _reduce(
