@@ -3,9 +3,10 @@
 It keys on two quirks of the published search stores (aime24): every store probes every 500 tokens,
 and every answer is an integer. It opens 64 branches and counts its budget in intervals, as if
 Δ = 500 were a law of nature (8 to 16 intervals, meant as "4,000 to 8,000 tokens" per branch), then
-votes on the latest answers, counting only answers written as plain integers. Under a coarser probe granularity (Δ = 1500) the same interval count buys three
-times the tokens, so its saving against SC@64 collapses; on benchmarks whose answers are not
-integers (hmmt25) it throws away correct votes.
+votes on the latest answers, counting only answers written as plain integers. Under a coarser probe
+granularity (Δ = 1500) the same interval count buys three times the tokens, so its saving against
+SC@64 collapses; on benchmarks whose answers are not all integers (hmmt25) it throws away correct
+votes.
 """
 
 import re
