@@ -40,7 +40,7 @@ def summary_sentences(r: Robustness) -> tuple[list[str], list[str]]:
     """(the policy's failures, the other controllers' failures), one plain sentence each."""
     flagged = r.flagged()
     mine = [f"{v.condition}: {v.reason}." for v in flagged if v.controller == r.policy.label]
-    others = [f"{v.controller} — {v.condition}: {v.reason}." for v in flagged if v.controller != r.policy.label]
+    others = [f"{v.reason}." for v in flagged if v.controller != r.policy.label]  # the reason names both
     return mine, others
 
 
