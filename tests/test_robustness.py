@@ -252,3 +252,38 @@ def test_command_rejects_bad_input(args: list[str], message: str, tmp_path: Path
     result = CliRunner().invoke(app, ["robustness", *args, "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_any_store_file_works_and_conditions_that_cannot_apply_say_why(tmp_path: Path) -> None:
+    """A store collected elsewhere (a file, probed every 1000 tokens): Δ = 1500 cannot be reached by
+    merging, so that condition skips the store and says why; Δ = 1000 leaves it as it is."""
+    source = load_store("Qwen3-0.6B/aime25")
+    raw = [
+        {
+            "question": q.text,
+            "gold_answer": q.gold,
+            "probe_freq": 1000,
+            "each_branch": [[list(b.steps[1 : b.probes : 2]), b.tokens, b.final] for b in q.branches],
+        }
+        for q in source.questions[:8]
+    ]
+    path = tmp_path / "my-model" / "my-bench.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(raw))
+    r = analyse(
+        resolve_entry("cmc"),
+        [],
+        [str(path)],
+        select_conditions(default_conditions(), ["delta1000", "delta1500", "err10"]),
+        betas=[1.0],
+        seeds=2,
+        jobs=1,
+    )
+    doc = r.to_json()
+    by_name = {c["name"]: c for c in doc["conditions"]}
+    assert "not a multiple" in by_name["delta1500"]["skipped"][str(path)]
+    assert by_name["delta1500"]["questions"] == 0 and by_name["err10"]["questions"] == 8
+    cells = {c["condition"]: c for c in doc["cells"]}
+    assert "delta1500" not in cells
+    assert cells["delta1000"]["tokens"] == cells["base"]["tokens"]  # merging by 1 changes nothing
+    assert cells["model: my-model"]["questions"] == 8

@@ -18,7 +18,7 @@ from .verdict import SAVING_LOSS, Verdict, curve_rows, frontier_saving, judge, o
 
 SCHEMA = "autotts.robustness/1"
 DEFAULT_BETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-DEFAULT_SEEDS = 25
+DEFAULT_SEEDS = 50
 DEFAULT_AGAINST = ("sc", "cmc")
 
 
