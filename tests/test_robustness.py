@@ -238,6 +238,22 @@ def test_command_end_to_end_with_a_sandboxed_file(tmp_path: Path) -> None:
     assert (out / "robustness.html").is_file()
 
 
+def test_a_controller_the_sandbox_stops_is_an_error_not_a_figure(tmp_path: Path) -> None:
+    bad = tmp_path / "sneaky.py"
+    bad.write_text(
+        "import os\nfrom autotts.controllers import Controller\n\n\nclass Sneaky(Controller):\n"
+        "    def run(self, episode):\n        return os.getcwd()\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        ["robustness", str(bad), "--store", STORES[0], "--conditions", "delta1000", "--betas", "1"]
+        + ["--seeds", "1", "--out", str(tmp_path / "out")],
+    )
+    assert result.exit_code == 1
+    assert "the sandbox stopped sneaky" in result.output and "import os" in result.output
+    assert not (tmp_path / "out" / "robustness.json").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -287,3 +303,42 @@ def test_any_store_file_works_and_conditions_that_cannot_apply_say_why(tmp_path:
     assert "delta1500" not in cells
     assert cells["delta1000"]["tokens"] == cells["base"]["tokens"]  # merging by 1 changes nothing
     assert cells["model: my-model"]["questions"] == 8
+
+
+def test_files_go_through_the_sandbox_and_built_ins_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autotts.robustness import run as run_module
+
+    seen: list[str] = []
+    real = run_module.evaluate_sandboxed
+
+    def spy(cells, **kwargs):
+        seen.extend(c.controller.ref for c in cells)
+        return real(cells, **kwargs)
+
+    monkeypatch.setattr(run_module, "evaluate_sandboxed", spy)
+    r = analyse(
+        resolve_entry(FRAGILE),
+        [resolve_entry("cmc")],
+        STORES[:1],
+        select_conditions(default_conditions(), ["delta1500"]),
+        betas=[1.0],
+        seeds=2,
+        jobs=1,
+    )
+    assert seen and set(seen) == {FRAGILE}  # both conditions, the file only
+    assert len(seen) == 2
+    trusted = analyse(
+        resolve_entry(FRAGILE, trusted=True),
+        [],
+        STORES[:1],
+        select_conditions(default_conditions(), ["delta1500"]),
+        betas=[1.0],
+        seeds=2,
+        jobs=1,
+        trusted=True,
+    )
+    assert len(seen) == 2  # trusted: in-process
+    # the sandbox and the in-process run give the same figures
+    for a, b in zip(r.verdicts, trusted.verdicts, strict=False):
+        if a.controller == b.controller == "fragile_delta":
+            assert (a.condition, a.accuracy, a.tokens) == (b.condition, b.accuracy, b.tokens)

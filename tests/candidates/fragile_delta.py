@@ -9,11 +9,7 @@ SC@64 collapses; on benchmarks whose answers are not all integers (hmmt25) it th
 votes.
 """
 
-import re
-
 from autotts.controllers import Controller, majority
-
-_INTEGER = re.compile(r"[0-9]+")
 
 
 class FragileDelta(Controller):
@@ -28,5 +24,5 @@ class FragileDelta(Controller):
             if not live:
                 break
             episode.advance(live)
-        votes = [a for a in episode.answers(ids) if _INTEGER.fullmatch(a)]
+        votes = [a for a in episode.answers(ids) if a.isascii() and a.isdigit()]
         return majority(votes) if votes else None

@@ -102,6 +102,7 @@ def robustness_command(
     from ..report.runs import ReportInputError
     from ..robustness import DEFAULT_BETAS, DEFAULT_SEEDS, analyse, default_conditions, resolve_entry, select_conditions
     from ..robustness.html import headline, render
+    from ..robustness.run import ControllerStopped
 
     try:
         entry = resolve_entry(policy, trusted=trusted)
@@ -147,6 +148,8 @@ def robustness_command(
             )
     except (ReportInputError, StoreNotInstalled, StoreError, TransformError, ValueError) as exc:
         fail(str(exc))
+    except ControllerStopped as exc:
+        fail(str(exc), code=1)
     json_path = result.write_json(out / "robustness.json")
     html_path = render(result, out)
     console.print(headline(result), highlight=False, soft_wrap=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.registry import load_store
-from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in
+from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in, evaluate
 from .conditions import Condition, ConditionStores
 
 REFERENCE_LABEL = "SC@64"
@@ -23,6 +23,10 @@ REFERENCE = ControllerSpec("sc", label=REFERENCE_LABEL)
 REFERENCE_BETA = 1.0
 
 Progress = Callable[[int, int, str], None]  # (blocks done, blocks planned, what is running)
+
+
+class ControllerStopped(RuntimeError):
+    """The sandbox stopped a controller (rejected by the screen, a violation, a timeout...)."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,34 @@ class ConditionResult:
 def evaluate_cells(
     cells: Sequence[Cell], *, jobs: int | None, trusted: bool, on_block: Callable | None
 ) -> list[CellResult]:
-    """The one place robustness evaluates cells: built-in controllers in the process pool (lockstep
-    batches), controller files in the sandbox unless ``trusted``. Stores are found by name through
-    ``load_store`` in this process, which is where the registered transformed stores live."""
-    from ..report.runs import run_cells
+    """The one place robustness evaluates cells: controller files in the sandbox (unless ``trusted``),
+    built-in controllers in the process pool (lockstep batches). Order is kept. Both find stores by
+    name through ``load_store`` in this process, where the transformed stores are registered."""
+    from ..report.runs import is_file_ref
 
-    return run_cells(cells, jobs=jobs, trusted=trusted, on_block=on_block)
+    untrusted = [i for i, c in enumerate(cells) if not trusted and is_file_ref(c.controller.ref)]
+    rest = [i for i in range(len(cells)) if i not in set(untrusted)]
+    merged: dict[int, CellResult] = {}
+    if untrusted:
+        results = evaluate_sandboxed([cells[i] for i in untrusted], jobs=jobs, on_block=on_block)
+        merged.update(zip(untrusted, results, strict=True))
+    if rest:
+        results = evaluate([cells[i] for i in rest], jobs=jobs, on_block=on_block)
+        merged.update(zip(rest, results, strict=True))
+    return [merged[i] for i in range(len(cells))]
+
+
+def evaluate_sandboxed(cells: Sequence[Cell], *, jobs: int | None, on_block: Callable | None) -> list[CellResult]:
+    """Untrusted controller files, in the sandbox (the parent loads the stores by name and ships
+    them without gold answers). Re-point this when the sandbox moves."""
+    from ..evaluation.sandbox import evaluate_sandboxed as sandboxed
+    from ..evaluation.sandbox import stopped
+
+    results = sandboxed(cells, jobs=jobs, on_block=on_block)
+    failure = stopped(results)
+    if failure is not None:  # no figure of a stopped controller means anything: say so, stop here
+        raise ControllerStopped(f"the sandbox stopped {failure.controller}: {str(failure).splitlines()[0]}")
+    return results
 
 
 def condition_cells(
