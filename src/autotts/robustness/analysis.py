@@ -287,8 +287,13 @@ def transfer_matrix(
     model and each benchmark of ``stores``) against SC@64 at its operating β. A cell whose target
     stores were among the run's search stores is marked ``in_sample``."""
     entries = [e for e, _ in sources]
+
+    def relabel(done: int, total: int, _condition: str) -> None:
+        if on_progress:
+            on_progress(done, total, "transfer matrix")
+
     (base,) = run_conditions(
-        entries, stores, [BASE], betas=betas, seeds=seeds, jobs=jobs, trusted=trusted, on_progress=on_progress
+        entries, stores, [BASE], betas=betas, seeds=seeds, jobs=jobs, trusted=trusted, on_progress=relabel
     )
     targets = [(name, group, mask) for name, group, mask in strata(base) if group in ("model", "benchmark")]
     rows, described = [], []
