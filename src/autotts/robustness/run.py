@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.registry import load_store
 from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in, evaluate
+from ..report.runs import failure_lines, is_file_ref
 from .conditions import Condition, ConditionStores
 
 REFERENCE_LABEL = "SC@64"
@@ -70,8 +71,6 @@ def evaluate_cells(
     """The one place robustness evaluates cells: controller files in the sandbox (unless ``trusted``),
     built-in controllers in the process pool (lockstep batches). Order is kept. Both find stores by
     name through ``load_store`` in this process, where the transformed stores are registered."""
-    from ..report.runs import is_file_ref
-
     untrusted = [i for i, c in enumerate(cells) if not trusted and is_file_ref(c.controller.ref)]
     rest = [i for i in range(len(cells)) if i not in set(untrusted)]
     merged: dict[int, CellResult] = {}
@@ -159,8 +158,6 @@ def run_conditions(
                 for q in load_store(name).questions
             ]
             families = _reduce(plan, results, built.names)
-        from ..report.runs import failure_lines
-
         out.append(
             ConditionResult(
                 condition,
