@@ -216,3 +216,20 @@ def test_sc64_under_merged_intervals_is_unchanged(store: Store) -> None:
         assert a.answers == b.answers and (a.tokens == b.tokens).all()
     finally:
         unregister_store(merged.name)
+
+
+def test_layering_transforms_stay_in_data_and_nothing_below_imports_robustness() -> None:
+    """data → env → controllers → evaluation → discovery → report → robustness: a lower layer never
+    imports a higher one."""
+    import ast
+    from pathlib import Path
+
+    src = Path(T.__file__).resolve().parents[1]
+    order = ["data", "env", "controllers", "evaluation", "discovery", "report", "robustness"]
+    for layer in order:
+        for path in (src / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level >= 2 and node.module:
+                    target = node.module.split(".")[0]
+                    if target == "robustness" or (layer in ("data", "robustness") and target in order):
+                        assert order.index(target) <= order.index(layer), f"{path}: imports {target}"
