@@ -114,6 +114,13 @@ def default_conditions(subset_replicates: int = 2, noise_seed: int = 0) -> list[
             lambda s, r: T.reweight_questions(s, {"hard": 3, "unsolved": 3}, "hard-heavy"),
             reuses_base=True,
         ),
+        Condition(
+            "easy-heavy",
+            "task mix",
+            "a mixture with easy questions counted three times",
+            lambda s, r: T.reweight_questions(s, {"easy": 3}, "easy-heavy"),
+            reuses_base=True,
+        ),
     ]
 
 
