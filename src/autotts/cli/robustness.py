@@ -74,7 +74,12 @@ def robustness_command(
         None, "--beta", "-b", min=0.0, max=1.0, help="Judge the policy at this β (default: the rule, see docs)."
     ),
     seeds: int = typer.Option(0, "--seeds", min=0, help="Seeds per question (0 = the default, 50)."),
-    condition: str = typer.Option(None, "--conditions", help="Only these conditions, comma-separated (see docs)."),
+    condition: str = typer.Option(
+        None,
+        "--conditions",
+        help="Only these conditions (base always runs), comma-separated: delta1000, delta1500, pool64, err10, "
+        "forms25, longer, shorter, hard-only, easy-only, hard-heavy, easy-heavy.",
+    ),
     subset_draws: int = typer.Option(2, "--subset-draws", min=1, help="Random 64-of-128 pools per store."),
     transfer: list[Path] = typer.Option(
         None, "--transfer", help="Discovery RUN folders for the transfer matrix (repeatable)."
