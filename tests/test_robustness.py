@@ -197,6 +197,11 @@ def test_policy_references(tmp_path_factory: pytest.TempPathFactory) -> None:
         resolve_entry("no-such-controller")
     with pytest.raises(ReportInputError, match="no such controller file"):
         resolve_entry("missing.py")
+    broken = tmp_path_factory.mktemp("broken") / "broken.py"
+    broken.write_text("import no_such_module\n")
+    with pytest.raises(ReportInputError, match="No module named 'no_such_module'"):
+        resolve_entry(str(broken), trusted=True)  # in-process: checked at once
+    assert resolve_entry(str(broken)).kind == "file"  # sandboxed: never imported here
     run = run_folder(tmp_path_factory)
     entry = resolve_entry(str(run))
     assert entry.kind == "run" and entry.spec.ref.endswith("rounds/001/candidate.py")

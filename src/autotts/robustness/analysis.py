@@ -50,15 +50,24 @@ def resolve_entry(text: str, *, trusted: bool = False) -> Entry:
         if not file.is_file():
             raise ReportInputError(f"{file}: no such controller file")
         label = file.stem if ".py:" not in text else f"{file.stem}:{text.rpartition(':')[2]}"
-        return Entry(label, ControllerSpec(text, label=label), "file", text)
+        spec = ControllerSpec(text, label=label)
+        if trusted:  # it will run in this process anyway: fail now, with the reason, not mid-evaluation
+            _check_builds(spec)
+        return Entry(label, spec, "file", text)
     if "@" in text:
         return registry_entry(text)
     spec = ControllerSpec(text, label=_builtin_label(text))
+    _check_builds(spec)
+    return Entry(spec.label, spec, "builtin", text)
+
+
+def _check_builds(spec: ControllerSpec) -> None:
     try:
         spec.build(1.0)
-    except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
-        raise ReportInputError(str(exc).strip("'\"")) from None
-    return Entry(spec.label, spec, "builtin", text)
+    except (ControllerLoadError, KeyError, ValueError, TypeError, SyntaxError, ImportError) as exc:
+        # a KeyError's str() is the repr of its message: show the message itself
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise ReportInputError(message) from None
 
 
 def _builtin_label(name: str) -> str:
