@@ -12,6 +12,7 @@ from . import discover as discover_cmd
 from . import eval as eval_cmd
 from . import report as report_cmd
 from . import reproduce as reproduce_cmd
+from . import robustness as robustness_cmd
 from . import validate as validate_cmd
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.command("validate")(validate_cmd.validate_command)
 app.command("report")(report_cmd.report_command)
 app.command("card")(card_cmd.card_command)
 app.command("compare")(compare_cmd.compare_command)
+app.command("robustness")(robustness_cmd.robustness_command)
 
 
 def main() -> None:
