@@ -13,6 +13,7 @@ from . import eval as eval_cmd
 from . import report as report_cmd
 from . import reproduce as reproduce_cmd
 from . import validate as validate_cmd
+from . import verify as verify_cmd
 
 app = typer.Typer(
     name="autotts",
@@ -30,6 +31,7 @@ app.command("validate")(validate_cmd.validate_command)
 app.command("report")(report_cmd.report_command)
 app.command("card")(card_cmd.card_command)
 app.command("compare")(compare_cmd.compare_command)
+app.command("verify")(verify_cmd.verify_command)
 
 
 def main() -> None:
