@@ -24,6 +24,8 @@ from .manifest import (
     autotts_source_sha256,
     build_manifest,
     controller_record,
+    is_file_ref,
+    plain,
     read_manifest,
     same,
     spec_of,
@@ -75,6 +77,44 @@ class VerifyReport:
 # ------------------------------------------------------------------------------------- recording
 
 
+def make_manifest(
+    kind: str,
+    *,
+    cells: list[Cell],
+    results: list,
+    derive: list[dict],
+    base: Path | None,
+    trusted: bool = False,
+    clock: Clock | None = None,
+    extra: dict[str, Any] | None = None,
+    stores: list[str] = (),
+    extra_controllers: list[str] = (),
+    jobs: int | None = None,
+    executor: str = "process",
+) -> dict[str, Any]:
+    """A manifest whose figures are ``derive`` computed over ``results`` (already evaluated)."""
+    manifest = build_manifest(
+        kind,
+        cells=cells,
+        derive=[],
+        figures={},
+        base=base,
+        clock=clock,
+        stores=stores,
+        extra_controllers=extra_controllers,
+        jobs=jobs,
+        executor=executor,
+        sandboxed=not trusted and any(is_file_ref(c.controller.ref) for c in cells),
+        extra=extra,
+    )
+    refs = {key: key for key in manifest["controllers"]}
+    made = compute(derive, manifest["cells"], results, {"refs": refs, "trusted": trusted, "jobs": jobs})
+    stamped, figures = stamp(derive, made)
+    manifest["derive"], manifest["figures"] = plain(stamped), plain(figures)
+    manifest["time"] = (clock or Clock()).snapshot()
+    return manifest
+
+
 def record(
     kind: str,
     folder: Path,
@@ -82,40 +122,12 @@ def record(
     cells: list[Cell],
     results: list,
     derive: list[dict],
-    trusted: bool = False,
-    clock: Clock | None = None,
     outputs: list[Path] = (),
-    extra: dict[str, Any] | None = None,
-    stores: list[str] = (),
-    extra_controllers: list[str] = (),
-    jobs: int | None = None,
-    executor: str = "process",
+    **options: Any,
 ) -> Path:
-    """Compute ``derive`` over ``results`` (already evaluated by the command) and write the manifest
-    into ``folder``; returns its path. Commands call only this."""
+    """:func:`make_manifest` written into ``folder`` with the hashes of ``outputs``. Commands call this."""
     folder = Path(folder)
-    manifest = build_manifest(
-        kind,
-        cells=cells,
-        derive=[],
-        figures={},
-        base=folder,
-        clock=clock,
-        stores=stores,
-        extra_controllers=extra_controllers,
-        jobs=jobs,
-        executor=executor,
-        sandboxed=not trusted and any(c.controller.ref.endswith(".py") or ".py:" in c.controller.ref for c in cells),
-        extra=extra,
-    )
-    refs = {key: key for key in manifest["controllers"]}
-    made = compute(derive, manifest["cells"], results, {"refs": refs, "trusted": trusted, "jobs": jobs})
-    manifest["derive"], manifest["figures"] = stamp(derive, made)
-    manifest["derive"] = [dict(d) for d in manifest["derive"]]
-    from .manifest import plain
-
-    manifest["figures"] = plain(manifest["figures"])
-    manifest["time"] = (clock or Clock()).snapshot()
+    manifest = make_manifest(kind, cells=cells, results=results, derive=derive, base=folder, **options)
     return write_manifest(folder, manifest, outputs)
 
 
@@ -228,8 +240,6 @@ def verify_manifest(
                 cannot.update(dict.fromkeys(spec.get("figures", []), why))
                 continue
         now_figures.update(compute([spec], cells, results, ctx)[0])
-    from .manifest import plain
-
     now_figures = plain(now_figures)
     for name, value in recorded.items():
         if name in cannot:
