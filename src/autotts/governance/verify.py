@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..data import StoreError, StoreNotInstalled, load_store
+from ..data.registry import forget_stores
 from ..evaluation import Cell
 from .execution import run_cells
 from .figures import CELL_METRICS, cell_name, compute, inputs_of, stamp
@@ -174,6 +175,7 @@ def verify_manifest(
         note("autotts source differs from the one that made the manifest (same version): re-running anyway")
 
     missing: dict[str, str] = {}  # store or controller key -> why it cannot be used
+    forget_stores(list(manifest["stores"]))  # read the files as they are now, not as this process cached them
     for name, digest in manifest["stores"].items():
         try:
             load_store(name)
