@@ -182,7 +182,7 @@ def write_report_manifest(
     import csv
 
     from .figures import judgement_figures
-    from .manifest import build_manifest, write_manifest
+    from .manifest import build_manifest, controller_key, write_manifest
 
     out = Path(out)
 
@@ -195,7 +195,7 @@ def write_report_manifest(
     derive = [
         {
             "kind": "judgement",
-            "controller": ref,
+            "controller": controller_key(ref, out),
             "label": label,
             "stores": list(stores),
             "seeds": seeds,

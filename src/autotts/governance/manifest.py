@@ -169,17 +169,27 @@ def _cpu_seconds() -> float:
 # ---------------------------------------------------------------------------------------- the recipe
 
 
+def controller_key(ref: str, base: Path | None = None) -> str:
+    """How a manifest names a controller: a built-in by name, a file by its path (relative to the
+    manifest's folder when inside it, so a results or run folder can move) and class."""
+    if not is_file_ref(ref):
+        return ref
+    path, cls = split_file_ref(ref)
+    return _relative(Path(path), base) + (f":{cls}" if cls else "")
+
+
 def cells_recipe(cells: Sequence[Cell], base: Path | None = None) -> tuple[dict[str, dict], list[dict]]:
-    """Controllers (by reference) and cells in JSON form; cells name their controller by key."""
+    """Controllers (by key) and cells in JSON form; cells name their controller by key."""
     controllers: dict[str, dict] = {}
     out = []
     for cell in cells:
         ref = cell.controller.ref
-        if ref not in controllers:
-            controllers[ref] = controller_record(ref, base)
+        key = controller_key(ref, base)
+        if key not in controllers:
+            controllers[key] = controller_record(ref, base)
         out.append(
             {
-                "controller": ref,
+                "controller": key,
                 "label": cell.controller.display,
                 "overrides": [[k, v] for k, v in cell.controller.overrides],
                 "beta": cell.beta,
@@ -234,7 +244,7 @@ def build_manifest(
     """A manifest for ``figures`` produced by evaluating ``cells`` and applying ``derive``."""
     controllers, cell_rows = cells_recipe(cells, base)
     for ref in extra_controllers:
-        controllers.setdefault(ref, controller_record(ref, base))
+        controllers.setdefault(controller_key(ref, base), controller_record(ref, base))
     store_names = list(dict.fromkeys([*(c.store for c in cells), *stores]))
     manifest: dict[str, Any] = {
         "schema": SCHEMA,

@@ -24,6 +24,7 @@ from .manifest import (
     Clock,
     autotts_source_sha256,
     build_manifest,
+    controller_key,
     controller_record,
     is_file_ref,
     plain,
@@ -108,7 +109,13 @@ def make_manifest(
         sandboxed=not trusted and any(is_file_ref(c.controller.ref) for c in cells),
         extra=extra,
     )
-    refs = {key: key for key in manifest["controllers"]}
+    # derivations name controllers by the manifest's key; the runnable reference is the original one
+    originals = [c.controller.ref for c in cells] + list(extra_controllers)
+    refs = {controller_key(ref, base): ref for ref in originals}
+    keyed = {ref: key for key, ref in refs.items()}
+    derive = [
+        {**d, "controller": keyed.get(d["controller"], d["controller"])} if "controller" in d else d for d in derive
+    ]
     made = compute(derive, manifest["cells"], results, {"refs": refs, "trusted": trusted, "jobs": jobs})
     stamped, figures = stamp(derive, made)
     manifest["derive"], manifest["figures"] = plain(stamped), plain(figures)
