@@ -57,6 +57,7 @@ def test_worse_is_refused_evo_approved_and_only_evo_promoted(gated: Path, tmp_pa
     assert refused.returncode == 1
     assert "FAIL accuracy vs SC@64" in refused.stdout and "FAIL no store worse than SC@64" in refused.stdout
     assert "pass token saving vs SC@64" in refused.stdout  # cheap, but that is not enough
+    assert "skip evidence re-verifiable: not re-run: already refused" in refused.stdout
     assert "accuracy vs SC@64" in refused.stderr and "not approved" in refused.stderr
     promote = cli("policy", "promote", "worse@1", "--registry", str(reg))
     assert promote.returncode == 1 and "only an approved version can carry the production alias" in promote.stderr
@@ -99,7 +100,7 @@ def test_reject_revoke_override_and_resolve(gated: Path, tmp_path: Path):
         reg.reject("worse@1", by="bob", note="too inaccurate")
         assert reg.status("worse", 1) == "rejected"
         ok, results = reg.approve("worse@1", by="carol", note="pilot", criteria=quick, override="1% canary, watched")
-        assert ok and {r.name for r in results if not r.ok} == {"accuracy vs SC@64", "no store worse than SC@64"}
+        assert ok and {r.name for r in results if r.ok is False} == {"accuracy vs SC@64", "no store worse than SC@64"}
         assert reg.decisions("worse", 1)[-1]["override"] == "1% canary, watched"
         reg.promote("worse@1", by="carol")
         reg.revoke("worse@1", by="dave", note="incident")

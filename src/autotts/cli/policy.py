@@ -230,12 +230,13 @@ def approve_command(
     with _registry(registry, mlflow_uri) as reg:
         ok, results = reg.approve(ref, by=by, note=note, criteria=rules, override=override, jobs=jobs or None)
     for r in results:
-        mark = "[green]pass[/]" if r.ok else "[red]FAIL[/]"
+        mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]skip[/]"}[r.ok]
         console.print(f"{mark} {r.name}: {r.detail}", highlight=False)
     if not ok:
+        failed = [r.name for r in results if r.ok is False]
         fail(
-            f"{ref} not approved: {len(list(r for r in results if not r.ok))} criteria failed "
-            f"({', '.join(r.name for r in results if not r.ok)}); --override REASON records an exception",
+            f"{ref} not approved: {len(failed)} criteria failed ({', '.join(failed)}); "
+            "--override REASON records an exception",
             code=1,
         )
     console.print(f"{ref} approved by {by}" + (f" (override: {override})" if override else ""))

@@ -71,7 +71,7 @@ def load_criteria(path: Path | None) -> Criteria:
 @dataclass
 class CriterionResult:
     name: str
-    ok: bool
+    ok: bool | None  # None: not evaluated (see evaluate_criteria)
     value: Any
     threshold: Any
     detail: str
@@ -81,10 +81,17 @@ class CriterionResult:
 
 
 def evaluate_criteria(
-    criteria: Criteria, figures: dict[str, Any], stores: list[str], reverify: Callable[[], tuple[bool, str]]
+    criteria: Criteria,
+    figures: dict[str, Any],
+    stores: list[str],
+    reverify: Callable[[], tuple[bool, str]],
+    *,
+    always_reverify: bool = False,
 ) -> list[CriterionResult]:
     """Each criterion's value and verdict, from the evidence manifest's figures. ``reverify`` re-runs
-    the evidence (only called when required) and says whether every figure was equal."""
+    the evidence and says whether every figure was equal; it is the expensive one, so it is skipped
+    (``ok`` None) when another criterion already refuses, unless ``always_reverify`` (an override
+    records every value)."""
     out: list[CriterionResult] = []
     diff = figures.get("vs SC@64 (pooled): accuracy_difference")
     saving = figures.get("vs SC@64 (pooled): token_saving_percent")
@@ -131,6 +138,9 @@ def evaluate_criteria(
         reason = figures.get("validation: reason") or ""
         out.append(CriterionResult("validation passed", ok, ok, True, "passed" if ok else f"failed: {reason}"))
     if criteria.require_reverify:
-        ok, detail = reverify()
-        out.append(CriterionResult("evidence re-verifiable", ok, ok, True, detail))
+        if any(not r.ok for r in out) and not always_reverify:
+            out.append(CriterionResult("evidence re-verifiable", None, None, True, "not re-run: already refused"))
+        else:
+            ok, detail = reverify()
+            out.append(CriterionResult("evidence re-verifiable", ok, ok, True, detail))
     return out

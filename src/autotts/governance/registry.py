@@ -385,10 +385,10 @@ class Registry:
             )
 
         problems = [str(f) for f in audit.check(self.conn) if f"{v.name}@{v.version}" in f.what]
-        results = evaluate_criteria(criteria, manifest["figures"], stores, reverify)
+        results = evaluate_criteria(criteria, manifest["figures"], stores, reverify, always_reverify=bool(override))
         if problems:
             results.append(CriterionResult("registry intact", False, problems, [], "; ".join(problems)))
-        failures = [r for r in results if not r.ok]
+        failures = [r for r in results if r.ok is False]
         if failures and not override:
             with _tx(self.conn):
                 audit.append(
