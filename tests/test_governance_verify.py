@@ -275,3 +275,14 @@ def test_full_reproduce_verifies_exactly(tmp_path: Path, data: Path):
     assert result.returncode == 0, result.stdout
     report = json.loads(result.stdout)
     assert report["differs"] == 0 and report["cannot"] == 0 and report["equal"] > 1000
+
+
+def test_lower_layers_never_import_governance():
+    root = Path(__file__).resolve().parents[1] / "src" / "autotts"
+    offenders = []
+    for layer in ("data", "env", "controllers", "evaluation", "discovery", "report"):
+        for path in (root / layer).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"^\s*(from|import)\s+(\.\.+|autotts\.)governance", text, re.M):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []

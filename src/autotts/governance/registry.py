@@ -501,7 +501,8 @@ class Registry:
         with tempfile.TemporaryDirectory(prefix="autotts-verify-") as tmp:
             refs = {}
             if ctl["kind"] == "file":
-                path = Path(tmp) / "policy.py"
+                # the registered file's own name, so messages that name the file read as they did
+                path = Path(tmp) / (split_file_ref(ctl["ref"])[0] or "policy.py")
                 path.write_bytes(self.blob(v.record["source_sha256"]))
                 key = next(
                     k for k, r in manifest["controllers"].items() if r.get("sha256") == v.record["source_sha256"]
