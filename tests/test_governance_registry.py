@@ -213,11 +213,13 @@ def test_audit_names_the_tampered_entry(gated: Path, tmp_path: Path, case: str):
     report = json.loads(result.stdout)
     problems = [f"entry {f['entry']}: {f['problem']}" if f["entry"] else f["problem"] for f in report["findings"]]
     assert any(p.startswith(expected) for p in problems), problems
-    if case in ("source", "hash", "approval"):
-        with Registry.open(reg_path) as reg:  # a tampered version cannot be approved or run
-            if case == "source":
-                with pytest.raises(RegistryError, match="stored source does not match"):
-                    reg.resolve("evo@1")
+    if case in ("source", "approval", "deleted decision"):
+        # a tampered version cannot be run live or promoted
+        with Registry.open(reg_path) as reg, pytest.raises(RegistryError, match="evo@1 fails the audit"):
+            reg.resolve("evo@1", allow_unapproved=True)
+    if case == "source":
+        with Registry.open(reg_path) as reg, pytest.raises(RegistryError, match="evo@1 fails the audit"):
+            reg.promote("evo@1", by="mallory")
 
 
 def test_library_cannot_rewrite_history(gated: Path, tmp_path: Path):

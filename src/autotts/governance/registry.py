@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -384,7 +385,7 @@ class Registry:
                 + (f": {first.why})" if first.why else ")"),
             )
 
-        problems = [str(f) for f in audit.check(self.conn) if f"{v.name}@{v.version}" in f.what]
+        problems = self._problems(v)
         results = evaluate_criteria(criteria, manifest["figures"], stores, reverify, always_reverify=bool(override))
         if problems:
             results.append(CriterionResult("registry intact", False, problems, [], "; ".join(problems)))
@@ -433,6 +434,9 @@ class Registry:
             status = self.status(v.name, v.version)
             if alias == PRODUCTION and status != "approved":
                 raise RegistryError(f"{v.ref} is {status}: only an approved version can carry the production alias")
+            problems = self._problems(v) if alias == PRODUCTION else []
+            if problems:
+                raise RegistryError(f"{v.ref} fails the audit: {'; '.join(problems)}")
             row = self.conn.execute("SELECT version FROM aliases WHERE name = ? AND alias = ?", (v.name, alias))
             previous = (row.fetchone() or [None])[0]
             self.conn.execute(
@@ -456,6 +460,9 @@ class Registry:
         a standing approval unless ``allow_unapproved`` (which is recorded in the audit log)."""
         v = self.get(ref)
         status = self.status(v.name, v.version)
+        problems = self._problems(v)
+        if problems:  # e.g. an approval edited by hand: the status cannot be trusted
+            raise RegistryError(f"{v.ref} fails the audit: {'; '.join(problems)}")
         if status != "approved":
             if not allow_unapproved:
                 raise UnapprovedPolicy(
@@ -516,6 +523,11 @@ class Registry:
             return verify_manifest(manifest, None, source=v.ref, refs=refs, jobs=jobs, on_note=on_note)
 
     # ------------------------------------------------------------------------------ internals
+
+    def _problems(self, v: Version) -> list[str]:
+        """What ``policy audit`` finds wrong with this version (its record, source, decisions)."""
+        mine = re.compile(rf"(^|\W){re.escape(v.name)}@{v.version}(\W|$)")
+        return [str(f) for f in audit.check(self.conn) if mine.search(f.what)]
 
     def _version(self, name: str, number: int) -> Version:
         return self.get(f"{name}@{number}")
