@@ -63,8 +63,6 @@ def _flat(prefix: str, value: dict[str, Any]) -> dict[str, Any]:
 
 def csv_normal(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows as they read back from the CSV the report writes (so figures equal the files' values)."""
-    from ..discovery.runfolder import _number
-
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
@@ -215,6 +213,16 @@ def judgement_figures(table: list[dict], frontier: list[dict], prefix: str) -> d
         name = f"{prefix} frontier: {row['method']} {row['store']}"
         out.update(_flat(name, {k: _nan_none(v) for k, v in row.items() if k not in ("method", "store")}))
     return out
+
+
+def _number(text: str) -> Any:
+    """A CSV cell as the number it holds (int before float), else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _nan_none(value: Any) -> Any:
