@@ -77,10 +77,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         time.sleep(0.5)
     yield uri
     os.killpg(server.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):  # the server's job runners share its process group
         os.killpg(server.pid, signal.SIGKILL)
     log.close()
