@@ -33,6 +33,9 @@ def eval_command(
     trusted: bool = typer.Option(
         False, "--trusted", help="Run controller files in-process instead of in the sandbox (only for code you trust)."
     ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Also write results.json, results.csv and manifest.json (for autotts verify) here."
+    ),
 ) -> None:
     """Evaluate controllers: one row per (controller, β, store), plus means over stores.
 
@@ -46,11 +49,16 @@ def eval_command(
 
       autotts eval -c parallel-probe --param T=20 --store 'Qwen3-8B/*'
 
+      autotts eval -c cmc --split heldout --seeds 20 --out results/cmc   (then: autotts verify results/cmc)
+
     Controller files run behind the sandbox unless --trusted is given: a process in its own
     namespaces (no network, no other processes, an empty environment, a read-only Python and a small
     scratch folder) that sees only what its actions reveal; every number is recomputed outside it.
     Where the sandbox cannot be built (no bubblewrap), files are refused. Registry names run as usual.
     """
+    from ..governance.manifest import Clock  # provenance: wall/CPU time from here
+
+    clock = Clock()
     names = _stores(store, split)
     betas = parse_floats(beta, "--beta")
     overrides = parse_params(param)
@@ -86,6 +94,14 @@ def eval_command(
     if traces is not None:
         _write_traces(traces, results)
     rows = [r.row() for r in results]
+    if out is not None:
+        from ..governance.commands import write_eval_outputs
+
+        sandboxed = any(needs_sandbox(spec.ref, trusted) for spec in specs)
+        path = write_eval_outputs(
+            out, cells, results, trusted=not sandboxed, jobs=jobs or None, executor=executor, clock=clock
+        )
+        err_console.print(f"results and manifest written to {path.parent}")
     if as_json:
         print(json.dumps(rows + mean_rows(results), indent=1))
     else:

@@ -91,9 +91,17 @@ def load_store(name: str, root: Path | None = None) -> Store:
     return _CACHE[key]
 
 
+def forget_stores(names: list[str] | None = None) -> None:
+    """Drop stores from this process's cache (all when ``names`` is None), so the next load reads the
+    file again — for re-running an evaluation after the file may have changed (``autotts verify``)."""
+    for key in [k for k in _CACHE if names is None or k[0] in names]:
+        del _CACHE[key]
+
+
 __all__ = [
     "StoreError",
     "StoreNotInstalled",
+    "forget_stores",
     "load_store",
     "register_store",
     "registered_stores",
