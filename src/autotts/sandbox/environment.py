@@ -544,16 +544,11 @@ class BatchSession:
         )
         while True:
             header, arrays = runner.receive_arrays()
+            if header.get("t") not in (protocol.PLAYED, protocol.BATCH_OP):
+                raise Violation("protocol", self.first_active(), "the controller's process sent an unexpected message")
+            reply, out = self.apply_all(header.get("ops") or [], arrays)
             if header.get("t") == protocol.PLAYED:
                 break
-            if header.get("t") != protocol.BATCH_OP:
-                raise Violation("protocol", self.first_active(), "the controller's process sent an unexpected message")
-            try:
-                reply, out = self.apply(str(header.get("op")), arrays)
-            except (EpisodeError, ValueError, TypeError, IndexError, KeyError) as exc:
-                raise Violation(
-                    "violation", self.first_active(), f"a batch action the rules do not allow: {exc}"[:300]
-                ) from None
             runner.send({"t": protocol.BATCH_OBS, **reply}, out)
         cpu = header.get("cpu")
         self.env.cpu = float(cpu) if isinstance(cpu, int | float) else 0.0
@@ -588,6 +583,23 @@ class BatchSession:
         if array is None or array.shape != shape or array.dtype.kind != kind:
             raise ValueError(f"'{name}' must be a {kind} array of shape {shape}")
         return array
+
+    def apply_all(self, ops: Any, arrays: dict) -> tuple[dict, dict[str, np.ndarray]]:
+        """The actions of one message in order (those that reveal nothing travel with the next one
+        that does); returns what the last revealed."""
+        if not isinstance(ops, list) or len(ops) > 100_000:
+            raise Violation("protocol", self.first_active(), "a malformed list of batch actions")
+        reply: tuple[dict, dict[str, np.ndarray]] = ({}, {})
+        for k, op in enumerate(ops):
+            prefix = f"{k}."
+            given = {name[len(prefix) :]: a for name, a in arrays.items() if name.startswith(prefix)}
+            try:
+                reply = self.apply(str(op), given)
+            except (EpisodeError, ValueError, TypeError, IndexError, KeyError) as exc:
+                raise Violation(
+                    "violation", self.first_active(), f"a batch action the rules do not allow: {exc}"[:300]
+                ) from None
+        return reply
 
     def apply(self, op: str, arrays: dict) -> tuple[dict, dict[str, np.ndarray]]:
         batch = self.batch

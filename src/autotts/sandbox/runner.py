@@ -318,6 +318,7 @@ class RevealedBatch(EpisodeBatch):
         self._finished = np.zeros(self.rows, dtype=np.int64)
         self._active = np.ones(self.rows, dtype=bool)
         self._origin = np.arange(self.rows)
+        self._queued: list[tuple[str, dict[str, np.ndarray]]] = []
         for name in ("_src", "_probes", "_final_cost", "_branch_tokens", "_votes", "_first_vote"):
             setattr(self, name, np.zeros((self.rows, 0), dtype=np.int64))  # nothing of the store lives here
         self._publish()
@@ -348,7 +349,7 @@ class RevealedBatch(EpisodeBatch):
     def prune(self, mask: np.ndarray) -> None:
         mask = self._checked_prune(mask)
         self._status[mask] = PRUNED
-        self._request("prune", mask=mask)
+        self._queue("prune", mask=mask)
 
     def stop(self, rows: np.ndarray, answers: np.ndarray | int) -> None:
         rows = np.asarray(rows, dtype=bool)
@@ -357,12 +358,12 @@ class RevealedBatch(EpisodeBatch):
         chosen = self._checked_stop(rows, answers)
         full = np.full(self.rows, NO_ANSWER, dtype=np.int64)
         full[rows] = chosen
-        self._request("stop", rows=rows, answers=full)
+        self._queue("stop", rows=rows, answers=full)
         self._active &= ~rows
 
     def compact(self) -> np.ndarray:
         keep = super().compact()
-        self._request("compact")
+        self._queue("compact")
         return keep
 
     def results(self) -> Any:
@@ -371,8 +372,21 @@ class RevealedBatch(EpisodeBatch):
     def final_branches(self) -> Any:
         raise EpisodeError("final_branches: the environment keeps the branch states, not the controller")
 
+    def _queue(self, op: str, **arrays: np.ndarray) -> None:
+        """An action that reveals nothing travels with the next one that does (or with ``played``)."""
+        self._queued.append((op, {name: np.array(a) for name, a in arrays.items()}))  # copies: views change
+
+    def pending(self) -> tuple[list[str], dict[str, np.ndarray]]:
+        """The queued actions as one message's ``ops`` and arrays (``k.name`` for the k-th action's)."""
+        names = [op for op, _ in self._queued]
+        arrays = {f"{k}.{name}": array for k, (_, given) in enumerate(self._queued) for name, array in given.items()}
+        self._queued = []
+        return names, arrays
+
     def _request(self, op: str, **arrays: np.ndarray) -> None:
-        self._channel.send({"t": protocol.BATCH_OP, "op": op}, arrays)
+        self._queue(op, **arrays)
+        names, payload = self.pending()
+        self._channel.send({"t": protocol.BATCH_OP, "ops": names}, payload)
         header, got = self._channel.receive()
         if header.get("t") != protocol.BATCH_OBS:
             raise ProtocolError("expected the environment's batch observation")
@@ -473,7 +487,9 @@ class Runner:
                 error = None
             except BaseException as exc:  # noqa: BLE001
                 error = [kind_of(exc), "run_batch: " + describe(exc)]
-            return {"t": protocol.PLAYED, "error": error, "cpu": cpu_seconds()}
+            names, arrays = batch.pending()  # the last prunes, stops and compactions
+            self.channel.send({"t": protocol.PLAYED, "error": error, "cpu": cpu_seconds(), "ops": names}, arrays)
+            return None
         scheduler = Scheduler(self.channel)
         sequential = bool(message.get("sequential"))
         freq = int(message["probe_freq"])
@@ -611,7 +627,9 @@ def main() -> None:
         header, _ = channel.receive()
         if header["t"] == protocol.STOP:
             break
-        channel.send(handlers[header["t"]](header))
+        reply = handlers[header["t"]](header)
+        if reply is not None:
+            channel.send(reply)
     outbox.flush()
     os._exit(0)
 
