@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autotts.governance import resolve_policy
-from autotts.governance.approval import Criteria, CriteriaError, load_criteria
+from autotts.governance.approval import Criteria, CriteriaError, evaluate_criteria, load_criteria
 from autotts.governance.evidence import EvidencePlan
 from autotts.governance.registry import FAULT_PAUSE_ENV, Registry, RegistryError, UnapprovedPolicy
 from governance_helpers import AUTOTTS, cli
@@ -301,3 +301,47 @@ def test_same_content_is_one_version_and_diff_shows_changes(tmp_path: Path):
         )
     with pytest.raises(RegistryError, match="give NAME@VERSION"):
         resolve_policy("p", registry=reg_path)
+
+
+def test_robustness_result_is_evidence_and_approval_reads_it(tmp_path: Path):
+    """`policy register --robustness` keeps an `autotts robustness` result with the version; the
+    approval gate counts the conditions that flag the policy against ``max_robustness_flags``."""
+    out = tmp_path / "robust"
+    robust = cli(
+        "robustness", str(Path(__file__).parent / "candidates" / "fragile_delta.py"), "--store", "Qwen3-4B/aime25",
+        "--conditions", "delta1500", "--betas", "0.5,1", "--seeds", "2", "--out", str(out), "--trusted",
+    )
+    assert robust.returncode == 0, robust.stderr
+    doc = json.loads((out / "robustness.json").read_text())
+    flagged = doc["policy_flagged"]
+    reg = tmp_path / "reg.sqlite"
+    fragile = str(Path(__file__).parent / "candidates" / "fragile_delta.py")
+    registered = cli(
+        "policy", "register", "fragile", fragile, "--beta", "1", "--by", "eng", "--registry", str(reg),
+        "--robustness", str(out), "--trusted", *TINY,
+    )
+    assert registered.returncode == 0, registered.stderr
+    with Registry.open(reg) as registry:
+        evidence = registry.evidence(registry.get("fragile@1"))
+        assert evidence["robustness"]["policy_flagged"] == flagged
+        assert evidence["robustness"]["conditions"] == len(doc["conditions"])
+        ok, results = registry.approve(
+            "fragile@1", by="alice", note="", criteria=Criteria(max_robustness_flags=len(flagged) - 0.5)
+        )
+        robustness = next(r for r in results if r.name == "robustness")
+        assert not ok and robustness.ok is False and robustness.value == flagged
+        manifest = registry.manifest(registry.get("fragile@1"))
+        lenient = Criteria(max_robustness_flags=len(flagged), require_reverify=False)
+    (again,) = [
+        r
+        for r in evaluate_criteria(lenient, manifest["figures"], ["Qwen3-4B/aime25"], lambda: (True, ""),
+                                   robustness=evidence["robustness"])
+        if r.name == "robustness"
+    ]
+    assert again.ok is True
+    bad = tmp_path / "not-robustness.json"
+    bad.write_text('{"schema": "something else"}')
+    refused = cli(
+        "policy", "register", "x", "evo", "--beta", "1", "--registry", str(reg), "--robustness", str(bad), *TINY
+    )
+    assert refused.returncode != 0 and "schema" in (refused.stderr + refused.stdout)

@@ -57,6 +57,9 @@ def register_command(
     quick_store: str = typer.Option("Qwen3-4B/aime24", "--quick-store", help="Store of the validation quick run."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
     trusted: bool = typer.Option(False, "--trusted", help="Run a controller file in-process, not in the sandbox."),
+    robustness: Path = typer.Option(
+        None, "--robustness", help="An `autotts robustness` result (robustness.json or its folder) for this policy."
+    ),
     registry: Path = typer.Option(None, "--registry", help=REGISTRY_HELP),
     mlflow_uri: str = typer.Option(None, "--mlflow-uri", envvar="AUTOTTS_MLFLOW_URI", help=MLFLOW_HELP),
 ) -> None:
@@ -70,6 +73,8 @@ def register_command(
       autotts policy register mine my_controller.py --beta 0.5 --seeds 50
 
       autotts policy register evo-run runs/evo --beta 1 --store Qwen3-4B/aime25
+
+      autotts policy register evo evo --beta 1 --robustness results/robustness-evo
     """
     from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
     from ..governance.evidence import EvidencePlan
@@ -100,6 +105,7 @@ def register_command(
             trusted=trusted,
             jobs=jobs or None,
             on_step=lambda text: err_console.print(f"[dim]evidence:[/] {text}", highlight=False),
+            robustness=robustness,
         )
         summary = reg.evidence(version)
     vs = summary["vs_sc64"]

@@ -9,6 +9,8 @@ SC@64 on the same questions and seeds (paired, 95% bootstrap intervals over ques
     forbid_store_worse_than_sc64 = true   # no store whose accuracy interval vs SC@64 lies wholly below 0
     require_validation = true             # the validation verdict passed
     require_reverify = true               # re-running the evidence gives every figure exactly
+    max_robustness_flags = 0              # conditions of the attached robustness result that flag the policy
+    require_robustness = false            # refuse a version registered without a robustness result
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Criteria:
     forbid_store_worse_than_sc64: bool = True
     require_validation: bool = True
     require_reverify: bool = True
+    max_robustness_flags: float = 0.0
+    require_robustness: bool = False
     source: str = "defaults"
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ def evaluate_criteria(
     reverify: Callable[[], tuple[bool, str]],
     *,
     always_reverify: bool = False,
+    robustness: dict[str, Any] | None = None,
 ) -> list[CriterionResult]:
     """Each criterion's value and verdict, from the evidence manifest's figures. ``reverify`` re-runs
     the evidence and says whether every figure was equal; it is the expensive one, so it is skipped
@@ -137,6 +142,22 @@ def evaluate_criteria(
         ok = figures.get("validation: ok") is True
         reason = figures.get("validation: reason") or ""
         out.append(CriterionResult("validation passed", ok, ok, True, "passed" if ok else f"failed: {reason}"))
+    if robustness is not None:
+        flagged = list(robustness.get("policy_flagged") or [])
+        limit = criteria.max_robustness_flags
+        out.append(
+            CriterionResult(
+                "robustness",
+                len(flagged) <= limit,
+                flagged,
+                limit,
+                f"flagged under {len(flagged)} of {robustness.get('conditions')} conditions"
+                + (f" ({', '.join(flagged)})" if flagged else "")
+                + f"; at most {limit:g} allowed",
+            )
+        )
+    elif criteria.require_robustness:
+        out.append(CriterionResult("robustness", False, None, None, "no robustness result was registered with it"))
     if criteria.require_reverify:
         if any(not r.ok for r in out) and not always_reverify:
             out.append(CriterionResult("evidence re-verifiable", None, None, True, "not re-run: already refused"))

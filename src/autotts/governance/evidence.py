@@ -14,6 +14,7 @@ The summary (:func:`summarize`) is what ``policy show`` prints and the criteria 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from ..data import split_stores
 from ..evaluation import Cell, ControllerSpec
 from .execution import run_cells
-from .manifest import Clock
+from .manifest import Clock, sha256_bytes
 from .verify import make_manifest
 
 SC64 = ControllerSpec("sc", label="SC@64")
@@ -122,8 +123,42 @@ def collect_evidence(
     )
 
 
-def summarize(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The evidence in a few numbers: pooled and per-store comparisons, validation, card behaviour."""
+class RobustnessEvidenceError(ValueError):
+    """A robustness file that cannot be used as evidence (the message names the file and field)."""
+
+
+def robustness_evidence(path: Path) -> dict[str, Any]:
+    """The figures of an ``autotts robustness`` result (``robustness.json`` or its folder) that
+    approval reads: which conditions flag the policy, at what β, on which stores; with the file's hash."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "robustness.json"
+    try:
+        raw = path.read_bytes()
+        doc = json.loads(raw)
+    except OSError as exc:
+        raise RobustnessEvidenceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise RobustnessEvidenceError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("autotts.robustness/"):
+        raise RobustnessEvidenceError(f"{path}: field 'schema' is not an autotts robustness result")
+    for key in ("policy", "policy_flagged", "conditions", "stores"):
+        if key not in doc:
+            raise RobustnessEvidenceError(f"{path}: field '{key}' is missing")
+    return {
+        "sha256": sha256_bytes(raw),
+        "policy": doc["policy"].get("label") if isinstance(doc["policy"], dict) else None,
+        "operating_beta": doc.get("operating_beta"),
+        "stores": doc["stores"],
+        "seeds": doc.get("seeds"),
+        "conditions": len(doc["conditions"]),
+        "policy_flagged": list(doc["policy_flagged"]),
+    }
+
+
+def summarize(manifest: dict[str, Any], robustness: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The evidence in a few numbers: pooled and per-store comparisons, validation, card behaviour,
+    and the robustness result when one was attached (:func:`robustness_evidence`)."""
     figures = manifest["figures"]
     stores = list(manifest.get("evidence_plan", {}).get("stores", []))
 
@@ -151,7 +186,7 @@ def summarize(manifest: dict[str, Any]) -> dict[str, Any]:
         "per_store_vs_sc64": per_store,
         "validation": {"ok": figures.get("validation: ok"), "reason": figures.get("validation: reason")},
         "card": card,
-        "robustness": None,  # filled when `autotts robustness` exists
+        "robustness": robustness,
     }
 
 

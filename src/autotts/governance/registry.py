@@ -39,7 +39,7 @@ from typing import Any
 from ..data import data_dir
 from . import audit
 from .approval import Criteria, CriterionResult, evaluate_criteria
-from .evidence import EvidencePlan, collect_evidence, controller_source, summarize
+from .evidence import EvidencePlan, collect_evidence, controller_source, robustness_evidence, summarize
 from .manifest import canonical_json, check_manifest, sha256_bytes, sha256_json, split_file_ref
 
 REGISTRY_ENV = "AUTOTTS_REGISTRY"
@@ -275,21 +275,24 @@ class Registry:
         trusted: bool = False,
         jobs: int | None = None,
         on_step: Callable[[str], None] | None = None,
+        robustness: Path | None = None,
     ) -> tuple[Version, bool]:
         """Collect the evidence for ``controller`` at ``beta`` and add a version of ``name``; returns the
-        version and whether it is new (the same content registered again is the existing version)."""
+        version and whether it is new (the same content registered again is the existing version).
+        ``robustness``: an ``autotts robustness`` result for this policy, kept with the evidence."""
         if not name or "@" in name or "/" in name:
             raise RegistryError(f"{name!r}: a policy name is non-empty and has no '@' or '/'")
         if not 0.0 <= beta <= 1.0:
             raise RegistryError(f"β must lie in [0, 1], got {beta}")
         try:
             source, kind, class_name = controller_source(controller)
+            robust = robustness_evidence(robustness) if robustness is not None else None
         except (FileNotFoundError, KeyError, ValueError) as exc:
             raise RegistryError(str(exc).strip("'\"")) from None
         manifest = collect_evidence(
             controller, beta, name, plan or EvidencePlan(), trusted=trusted, jobs=jobs, on_step=on_step
         )
-        return self.add_version(name, source, kind, controller, class_name, beta, manifest, by=by)
+        return self.add_version(name, source, kind, controller, class_name, beta, manifest, by=by, robustness=robust)
 
     def add_version(
         self,
@@ -302,9 +305,10 @@ class Registry:
         manifest: dict[str, Any],
         *,
         by: str,
+        robustness: dict[str, Any] | None = None,
     ) -> tuple[Version, bool]:
         """Store a version whose evidence manifest is already computed (one transaction)."""
-        evidence = summarize(manifest)
+        evidence = summarize(manifest, robustness)
         blobs = {
             "source": source,
             "manifest": canonical_json(manifest),
@@ -386,7 +390,14 @@ class Registry:
             )
 
         problems = self._problems(v)
-        results = evaluate_criteria(criteria, manifest["figures"], stores, reverify, always_reverify=bool(override))
+        results = evaluate_criteria(
+            criteria,
+            manifest["figures"],
+            stores,
+            reverify,
+            always_reverify=bool(override),
+            robustness=self.evidence(v).get("robustness"),
+        )
         if problems:
             results.append(CriterionResult("registry intact", False, problems, [], "; ".join(problems)))
         failures = [r for r in results if r.ok is False]
