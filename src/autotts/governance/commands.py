@@ -49,19 +49,9 @@ def write_eval_outputs(
 def _write_rows_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     import csv
 
-    columns = [
-        "controller",
-        "beta",
-        "store",
-        "accuracy",
-        "ci_low",
-        "ci_high",
-        "tokens",
-        "latency_tokens",
-        "seeds",
-        "questions",
-        "errors",
-    ]
+    from ..discovery.runfolder import RESULT_COLUMNS
+
+    columns = ["controller", *RESULT_COLUMNS]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

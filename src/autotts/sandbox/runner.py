@@ -40,7 +40,7 @@ import numpy as np
 from ..controllers.base import Controller, get_controller_class
 from ..controllers.loading import UpstreamController, controller_classes_in
 from ..env.batch import NO_ANSWER, PRUNED, EpisodeBatch
-from ..env.core import FINISHED, LIVE, Episode, EpisodeError
+from ..env.core import FINISHED, Episode, EpisodeError
 from . import protocol
 from .protocol import ProtocolError, read_frame, write_frame
 
@@ -208,21 +208,9 @@ class RemoteEpisode(Episode):
         self._first: list[int] = []
         self._live = set()
 
-    def _open(self, n: int) -> list[int]:
-        if n < 0:
-            raise EpisodeError(f"cannot open {n} branches")
-        start = len(self._hist)
-        if start + n > self.max_branches:
-            raise EpisodeError(f"cannot open {n} more branches: {start} of at most {self.max_branches} already opened")
-        for k in range(start, start + n):
-            self._hist.append([])
-            self._taken.append(0)
-            self._charged.append(0)
-            self._status.append(LIVE)
-            self._live.add(k)
-            self._first.append(0)
-            self._latest.append(None)
-        return list(range(start, start + n))
+    def _sources(self, start: int, stop: int) -> list:
+        """A branch here is only the answers it has revealed so far."""
+        return [[] for _ in range(start, stop)]
 
     def _wave_one_step(self, action: str, ids: list[int]) -> list[str]:
         if action == "spawn":
