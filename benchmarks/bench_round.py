@@ -80,7 +80,8 @@ def measure(source: str, label: str, seeds: int, jobs: int) -> dict:
         cpu, started = cpu_seconds(), time.perf_counter()
         with candidate_pool([spec.ref], stores, jobs=jobs, scratch=Path(tmp) / "scratch") as pool:
             results = pool.evaluate(cells)
-        evaluated, sandbox_cpu = time.perf_counter(), cpu_seconds() - cpu  # its processes have exited
+        # environment processes have exited (RUSAGE_CHILDREN); candidate processes report their own
+        evaluated, sandbox_cpu = time.perf_counter(), cpu_seconds() - cpu + pool.candidate_cpu
         with candidate_pool([spec.ref], stores, jobs=jobs, scratch=Path(tmp) / "scratch") as pool:
             traced = pool.evaluate(grid([spec], DEFAULT_BETAS, stores, 1), want_traces=True)
         trace_digest(traced, DEFAULT_BETAS)

@@ -98,7 +98,13 @@ class Runner:
         path = self.folder / "candidate.log"
         return path.read_bytes()[-chars:].decode("utf-8", "replace").strip() if path.is_file() else ""
 
-    def kill(self) -> None:
+    def kill(self, *, politely: bool = False) -> None:
+        """End the runner: asked to stop first when it has behaved (so its CPU time is accounted to
+        this process), killed otherwise or when it does not stop within a second."""
+        if politely and self.process.poll() is None:
+            with contextlib.suppress(Exception):
+                write_frame(self.process.stdin, {"t": protocol.STOP})
+                self.process.wait(timeout=1)
         if self.process.poll() is None:
             self.process.kill()
         with contextlib.suppress(Exception):
@@ -140,9 +146,9 @@ class Environment:
             self.runner = Runner(self.limits, self.folder)
         return self.runner
 
-    def retire_runner(self) -> None:
+    def retire_runner(self, *, politely: bool = False) -> None:
         if self.runner is not None:
-            self.runner.kill()
+            self.runner.kill(politely=politely)
             self.runner = None
         self.loaded = None
 
@@ -153,7 +159,7 @@ class Environment:
         64 for a controller, the whole pool for a published-harness file, whose actions are then
         held to that interface's shape (one branch per wave)."""
         if self.loaded != ref:  # a process that ran another controller's code is not reused for this one
-            self.retire_runner()
+            self.retire_runner(politely=True)
         runner = self.ensure_runner()
         self.loaded = ref
         if ref in self.candidates:
@@ -742,7 +748,7 @@ def main() -> None:
             break
         kind, job = command
         env.send(env.play_block(job) if kind == "block" else env.inspect(job))
-    env.retire_runner()
+    env.retire_runner(politely=True)
     outbox.flush()
     os._exit(0)
 

@@ -176,6 +176,9 @@ class SandboxPool:
         }
         self.setup_frame = _frame(setup)
         self.events: queue.Queue = queue.Queue()
+        # CPU seconds the candidate processes reported: their time is not in this process's
+        # RUSAGE_CHILDREN (they live below bubblewrap), so benchmarks add it (measurement only)
+        self.candidate_cpu = 0.0
         self.workers: list[_Worker] = []
         self.spawned = 0
 
@@ -384,7 +387,9 @@ class _Run:
                 self._stop(job, "protocol", job["seed_lo"], -1, str(exc))
                 pool._retire(worker)
                 return
-            worker.cpu = float(message.get("cpu") or 0.0)
+            cpu = float(message.get("cpu") or 0.0)  # the candidate process's, as it reports it (for recycling)
+            pool.candidate_cpu += max(0.0, cpu - worker.cpu) if cpu >= worker.cpu else cpu  # a new process
+            worker.cpu = cpu
             cell = self.cells[job["cell"]]
             block.failures = [_failure(cell, f["kind"], f["seed"], f["question"], f["error"]) for f in failures]
             self._collect(block)

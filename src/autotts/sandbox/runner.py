@@ -75,10 +75,32 @@ class Channel:
 SPAWN, ADVANCE, READ_FULL = 0, 1, 2  # wave kinds in an ``act`` message's columns
 
 
+class Cohort:
+    """Episodes whose waves travel in the same messages, with what the next message will carry."""
+
+    def __init__(self, bodies: Sequence[Callable[[Any], None]]):
+        self.queue = deque(bodies)  # episodes not started yet
+        self.runnable: list[tuple[Any, Any]] = []  # (greenlet, what to resume it with)
+        self.active = 0
+        self.ops: list[list] = []  # prunes, notes and ends of episodes, in order
+        self.wave_episode: list[int] = []
+        self.wave_kind: list[int] = []
+        self.wave_size: list[int] = []
+        self.ids: list[int] = []  # branch ids of the advances, concatenated
+        self.steps: list[int] = []  # their step counts
+        self.parked: list[Any] = []  # episodes waiting for this cohort's next observations, in order
+        self.deferred: list[Any] = []  # what the episodes not yet resumed were to be resumed with
+        self.sizes: list[int] = []  # wave sizes of the message in flight
+
+
 class Scheduler:
     """Plays many ``run()`` episodes at once; an episode that needs an answer from the environment
     parks until the message carrying every parked episode's wave has been answered. Waves travel as
-    columns (episode, kind, branch count, branch ids, steps), their observations likewise."""
+    columns (episode, kind, branch count, branch ids, steps), their observations likewise.
+
+    Episodes are split into two cohorts whose messages alternate, so that this process plays one
+    cohort while the environment answers the other's message (the protocol stays strictly in order:
+    the environment answers messages in the order they were sent)."""
 
     def __init__(self, channel: Channel):
         import greenlet
@@ -87,72 +109,82 @@ class Scheduler:
         self.greenlet = greenlet.greenlet
         self.current = greenlet.getcurrent
         self.main = greenlet.getcurrent()
-        self.ops: list[list] = []  # prunes, notes and ends of episodes, in order
-        self.wave_episode: list[int] = []
-        self.wave_kind: list[int] = []
-        self.wave_size: list[int] = []
-        self.ids: list[int] = []  # branch ids of the advances, concatenated
-        self.steps: list[int] = []  # their step counts
-        self.parked: list[Any] = []  # episodes waiting for the next message's observations, in order
-        self.deferred: list[Any] = []  # what the episodes not yet resumed were to be resumed with
+        self.cohort = Cohort(())  # the cohort whose episode is running
         self.urgent = False
         self.vocab: list[str] = []  # answer strings by the ids the environment sends
 
     def ask(self, episode: int, kind: int, size: int, ids: list[int] | None, steps: list[int] | None) -> tuple:
         """Send a wave with the next message and wait for what it reveals: ``(answers, charges,
         finished, took, passed)``, one entry per branch (``passed``: position -> answers skipped over)."""
-        self.wave_episode.append(episode)
-        self.wave_kind.append(kind)
-        self.wave_size.append(size)
+        cohort = self.cohort
+        cohort.wave_episode.append(episode)
+        cohort.wave_kind.append(kind)
+        cohort.wave_size.append(size)
         if ids is not None:
-            self.ids.extend(ids)
-            self.steps.extend(steps)
-        self.parked.append(self.current())
+            cohort.ids.extend(ids)
+            cohort.steps.extend(steps)
+        cohort.parked.append(self.current())
         return self.main.switch()
 
     def tell(self, op: list) -> None:
         """Send ``op`` with the next message; it reveals nothing, so nobody waits."""
-        self.ops.append(op)
+        self.cohort.ops.append(op)
 
     def play(self, bodies: Sequence[Callable[[Any], None]], in_flight: int) -> None:
         """Run every episode body, at most ``in_flight`` at once, trading messages until all are done."""
-        queue = deque(bodies)
-        runnable: list[tuple[Any, Any]] = []
-        active = 0
+        halves = [Cohort(bodies[0::2]), Cohort(bodies[1::2])] if in_flight > 1 else [Cohort(bodies)]
+        limit = max(1, in_flight // len(halves))
+        waiting: deque[Cohort] = deque()  # cohorts with a message in flight, oldest first
+        idle = list(halves)
         while True:
-            while queue and active < in_flight:
-                runnable.append((self.greenlet(queue.popleft()), None))
-                active += 1
+            for cohort in idle:
+                if self._advance(cohort, limit):
+                    waiting.append(cohort)
+            if not waiting:
+                return
+            cohort = waiting.popleft()
+            replies = self._replies(cohort.sizes)
+            deferred, cohort.deferred = cohort.deferred, []
+            parked, cohort.parked = cohort.parked, []
+            if len(replies) + len(deferred) != len(parked):
+                raise ProtocolError("the environment's observations do not match the waves sent")
+            cohort.runnable = list(zip(parked, replies + deferred, strict=True))
+            idle = [cohort]
+
+    def _advance(self, cohort: Cohort, limit: int) -> bool:
+        """Play a cohort's runnable episodes until each parks or ends, then send its message; False
+        when the cohort has nothing left to send."""
+        self.cohort = cohort
+        while True:
+            while cohort.queue and cohort.active < limit:
+                cohort.runnable.append((self.greenlet(cohort.queue.popleft()), None))
+                cohort.active += 1
+            runnable, cohort.runnable = cohort.runnable, []
             for k, (task, value) in enumerate(runnable):
                 task.switch(value)
                 if task.dead:
-                    active -= 1
+                    cohort.active -= 1
                 if self.urgent:  # an episode hit a limit: report it now, not after every other episode
                     self.urgent = False
-                    self.parked.extend(t for t, _ in runnable[k + 1 :])
-                    self.deferred = [v for _, v in runnable[k + 1 :]]
+                    cohort.parked.extend(t for t, _ in runnable[k + 1 :])
+                    cohort.deferred = [v for _, v in runnable[k + 1 :]]
                     break
-            runnable = []
-            if not self.ops and not self.wave_episode:
-                if queue:
-                    continue
-                return
-            sizes = self.wave_size
-            arrays = {
-                "episode": np.array(self.wave_episode, dtype=np.int64),
-                "kind": np.array(self.wave_kind, dtype=np.int8),
-                "size": np.array(sizes, dtype=np.int64),
-                "ids": np.array(self.ids, dtype=np.int64),
-                "steps": np.array(self.steps, dtype=np.int64),
-            }
-            self.channel.send({"t": protocol.ACT, "ops": self.ops}, arrays)
-            self.ops, self.wave_episode, self.wave_kind, self.wave_size, self.ids, self.steps = [], [], [], [], [], []
-            parked, self.parked = self.parked, []
-            deferred, self.deferred = self.deferred, []
-            replies = self._replies(sizes)
-            if len(replies) + len(deferred) != len(parked):
-                raise ProtocolError("the environment's observations do not match the waves sent")
-            runnable = list(zip(parked, replies + deferred, strict=True))
+            if cohort.ops or cohort.wave_episode:
+                break
+            if not cohort.queue:
+                return False
+        cohort.sizes = cohort.wave_size
+        arrays = {
+            "episode": np.array(cohort.wave_episode, dtype=np.int64),
+            "kind": np.array(cohort.wave_kind, dtype=np.int8),
+            "size": np.array(cohort.wave_size, dtype=np.int64),
+            "ids": np.array(cohort.ids, dtype=np.int64),
+            "steps": np.array(cohort.steps, dtype=np.int64),
+        }
+        self.channel.send({"t": protocol.ACT, "ops": cohort.ops}, arrays)
+        cohort.ops, cohort.wave_episode, cohort.wave_kind, cohort.wave_size = [], [], [], []
+        cohort.ids, cohort.steps = [], []
+        return True
 
     def _replies(self, sizes: list[int]) -> list[tuple]:
         """The observation message, cut into one reply per wave sent."""
