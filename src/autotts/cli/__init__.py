@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from . import card as card_cmd
+from . import collect as collect_cmd
 from . import compare as compare_cmd
 from . import data as data_cmd
 from . import discover as discover_cmd
@@ -30,6 +31,7 @@ app.command("validate")(validate_cmd.validate_command)
 app.command("report")(report_cmd.report_command)
 app.command("card")(card_cmd.card_command)
 app.command("compare")(compare_cmd.compare_command)
+app.command("collect")(collect_cmd.collect_command)
 
 
 def main() -> None:

@@ -74,10 +74,9 @@ def clean(answer: str | None, cleaning: str = "basic") -> str:
     if answer is None:
         return ERR
     if cleaning != "none":
-        answer = answer.strip()
+        answer = answer.strip().rstrip(".").strip()
         while len(answer) >= 2 and answer.startswith("$") and answer.endswith("$"):
-            answer = answer[1:-1].strip()
-        answer = answer.rstrip(".").strip()
+            answer = answer[1:-1].strip().rstrip(".").strip()
     if cleaning == "published" and "no" in answer:
         answer = "No"
     return answer if answer.strip() else ERR
