@@ -83,7 +83,11 @@ class InferenceServer:
                 self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the client died mid-request (kill -9): nobody to answer
+                    self.close_connection = True
+                    return
                 body = json.loads(raw or b"{}")
                 with server._lock:
                     fault = server.faults.pop(0) if server.faults else None

@@ -223,6 +223,21 @@ def test_store_matches_the_script_field_by_field(tmp_path, script, api):
     assert len(served) == len(set(served))
 
 
+def test_a_reply_cut_short_by_the_context_window_ends_the_branch(tmp_path, script):
+    # llama.cpp answers "length" with fewer tokens than asked when its context is full: asking again
+    # would fail the same way, so the branch ends there
+    branch = script.questions[0][0]
+    assert len(branch.texts) < N and branch.tokens[-1] < DELTA
+    branch.finish = "length"
+    questions = write_questions(tmp_path)
+    out = tmp_path / "m" / "b.json.gz"
+    with InferenceServer(script) as server:
+        Collector(config(server.url, questions, out)).run()
+    assert not server.errors
+    extra = read(out)["questions"][0]["autotts"]["branches"][0]
+    assert extra["finish_reason"] == "length" and extra["interval_tokens"] == branch.tokens
+
+
 def test_collected_store_loads_and_confidence_is_revealed_only_by_advances(tmp_path, script):
     questions = write_questions(tmp_path)
     out = tmp_path / "scripted" / "bench.json.gz"

@@ -157,6 +157,7 @@ class BranchState:
     tokens: list[int] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
     finish: list[str] = field(default_factory=list)
+    asked: list[int] = field(default_factory=list)  # max_tokens of each interval request
     confidence: list[float | None] = field(default_factory=list)
     probes: dict[int, tuple[str, int]] = field(default_factory=dict)  # interval -> (reply, tokens)
     final_probe: tuple[str, int] | None = None
@@ -168,7 +169,10 @@ class BranchState:
     def finished(self, max_tokens: int) -> bool:
         if not self.finish:
             return False
-        return self.finish[-1] != "length" or self.generated >= max_tokens
+        # "length" short of what was asked means another limit was hit (the server's context window):
+        # asking again would fail the same way, so the branch ends there
+        short = self.tokens[-1] < self.asked[-1]
+        return self.finish[-1] != "length" or self.generated >= max_tokens or short
 
     def probe_due(self, max_tokens: int) -> list[int]:
         """Intervals that end short of the branch's end and still lack their probe."""
@@ -184,6 +188,7 @@ class BranchState:
             self.tokens.append(record["tokens"])
             self.prompt_tokens.append(record.get("prompt_tokens", 0))
             self.finish.append(record["finish"])
+            self.asked.append(record.get("asked", record["tokens"]))
             self.confidence.append(record.get("confidence"))
         elif kind == "probe":
             self.probes[record["k"]] = (record["reply"], record["tokens"])
@@ -405,11 +410,6 @@ class Collector:
             raise CollectError(
                 f"{cfg.base_url}: asked for at most {want} tokens, usage says {reply.tokens} (q{state.q}/b{state.b})"
             )
-        if reply.finish_reason == "length" and reply.tokens < want:
-            # a reply cut "by length" short of what we asked for would make us ask again forever
-            raise CollectError(
-                f"{cfg.base_url}: finish_reason 'length' after {reply.tokens} of {want} tokens (q{state.q}/b{state.b})"
-            )
         confidence = interval_confidence(reply)
         record = {
             "kind": "interval",
@@ -420,6 +420,7 @@ class Collector:
             "tokens": reply.tokens,
             "prompt_tokens": reply.prompt_tokens,
             "finish": reply.finish_reason,
+            "asked": want,
             "confidence": confidence,
         }
         self.journal.append(record)

@@ -5,8 +5,9 @@ Records:
 
 * ``{"kind": "header", "version": 1, "fingerprint": ..., "config": {...}}`` — first line; a resume
   with a different fingerprint is refused (it would mix two collections in one store).
-* ``{"kind": "interval", "q", "b", "k", "text", "tokens", "prompt_tokens", "finish", "confidence"}``
-  — interval ``k`` of branch ``b`` of question ``q`` as the server returned it.
+* ``{"kind": "interval", "q", "b", "k", "text", "tokens", "prompt_tokens", "finish", "asked", "confidence"}``
+  — interval ``k`` of branch ``b`` of question ``q`` as the server returned it (``asked``: the
+  request's ``max_tokens``).
 * ``{"kind": "probe", "q", "b", "k", "reply", "tokens"}`` — the probe after interval ``k``.
 * ``{"kind": "final_probe", "q", "b", "reply", "tokens"}`` — the probe of a finished branch that
   boxed no answer.
