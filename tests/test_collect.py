@@ -479,3 +479,31 @@ def test_cli_collect_import_list_and_eval(tmp_path, script):
         [*AUTOTTS, "data", "import", str(out), "--name", "Qwen3-4B/aime24"], capture_output=True, text=True, env=env
     )
     assert taken.returncode == 2 and "published store" in taken.stderr
+
+
+def test_imported_collected_stores_feed_discover(tmp_path):
+    # discovery's β grid reaches 64 branches: collect full-size pools from the scripted server
+    data = tmp_path / "data"
+    env = {**os.environ, "AUTOTTS_DATA_DIR": str(data)}
+    for bench, n in (("search", 2), ("held", 2)):
+        questions = tmp_path / f"{bench}.jsonl"
+        rows = [{"question": f"{bench} question {i}?", "answer": str(i % 3)} for i in range(n)]
+        questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        out = tmp_path / "stores" / "scripted" / f"{bench}.json.gz"
+        script = make_script(0, n, 64, DELTA, DYNASOR_SUFFIX, max_intervals=4)
+        with InferenceServer(script) as server:
+            Collector(config(server.url, questions, out, branches=64, max_tokens=4 * DELTA, concurrency=16)).run()
+        imported = subprocess.run(
+            [*AUTOTTS, "data", "import", str(out), "--name", f"scripted/{bench}"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert imported.returncode == 0, imported.stderr
+    run = subprocess.run(
+        [*AUTOTTS, "discover", "--rounds", "1", "--search-stores", "scripted/search", "--heldout-stores",
+         "scripted/held", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "run" / "rounds" / "001" / "candidate.py").is_file()
