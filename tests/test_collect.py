@@ -23,6 +23,7 @@ from autotts.data.collect import (
     Canonicaliser,
     CollectConfig,
     Collector,
+    Journal,
     JournalError,
     QuestionsError,
     clean,
@@ -350,6 +351,27 @@ def test_resume_reuses_the_journal_and_refuses_other_settings(tmp_path, script):
     jpath.write_text("\n".join(lines[:3] + ["{broken"] + lines[3:]) + "\n")
     with pytest.raises(JournalError, match="line 4: damaged record"):
         Collector(config("http://127.0.0.1:9/v1", questions, out)).run()
+
+
+def test_journal_drops_a_torn_tail_and_a_torn_header(tmp_path):
+    path = tmp_path / "j.jsonl"
+    header = {"fingerprint": "f", "config": {"a": 1}}
+    journal = Journal(path)
+    assert journal.start(header, fresh=False) == []
+    journal.append({"kind": "interval", "q": 0, "b": 0, "k": 0})
+    journal.close()
+    with path.open("a") as handle:
+        handle.write('{"kind": "probe", "q"')  # killed mid-write
+    journal = Journal(path)
+    assert journal.start(header, fresh=False) == [{"kind": "interval", "q": 0, "b": 0, "k": 0}]
+    journal.append({"kind": "probe", "q": 0, "b": 0, "k": 0})
+    journal.close()
+    assert [r["kind"] for r in Journal(path).read()] == ["header", "interval", "probe"]
+    path.write_text('{"kind": "hea')  # killed while writing the header
+    journal = Journal(path)
+    assert journal.start(header, fresh=False) == []
+    journal.close()
+    assert Journal(path).read()[0]["fingerprint"] == "f"
 
 
 def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(tmp_path):

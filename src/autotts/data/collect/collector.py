@@ -290,14 +290,18 @@ class Collector:
         fp_config = self.fingerprint_config()
         fingerprint = hashlib.sha256(json.dumps(fp_config, sort_keys=True).encode()).hexdigest()
         records = self.journal.start({"fingerprint": fingerprint, "config": fp_config}, fresh=self.fresh)
-        for qi in range(len(self.questions)):
-            for b in range(cfg.branches):
-                self.states[(qi, b)] = BranchState(qi, b)
-        for record in records:
-            key = (record.get("q"), record.get("b"))
-            if key not in self.states:
-                raise CollectError(f"{self.journal.path}: record for unknown branch q={key[0]} b={key[1]}")
-            self.states[key].apply(record)
+        try:
+            for qi in range(len(self.questions)):
+                for b in range(cfg.branches):
+                    self.states[(qi, b)] = BranchState(qi, b)
+            for record in records:
+                key = (record.get("q"), record.get("b"))
+                if key not in self.states:
+                    raise CollectError(f"{self.journal.path}: record for unknown branch q={key[0]} b={key[1]}")
+                self.states[key].apply(record)
+        except BaseException:
+            self.journal.close()
+            raise
         self._count_resumed()
         own_client = self.client is None
         if own_client:

@@ -39,9 +39,11 @@ class Journal:
         """Open for appending; return the records of an earlier run of the same collection (empty
         when starting afresh). ``header`` must carry ``fingerprint``."""
         records: list[dict[str, Any]] = []
+        has_header = False
         if self.path.exists() and not fresh:
             records = self.read()
             if records:
+                has_header = True
                 head = records[0]
                 if head.get("kind") != "header" or head.get("version") != JOURNAL_VERSION:
                     raise JournalError(
@@ -55,7 +57,7 @@ class Journal:
                     )
                 records = records[1:]
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fresh or not self.path.exists() or not self.path.stat().st_size:
+        if not has_header:  # new, --fresh, or killed before its header was complete
             with self.path.open("w", encoding="utf-8") as handle:
                 handle.write(json.dumps({"kind": "header", "version": JOURNAL_VERSION, **header}) + "\n")
                 handle.flush()
