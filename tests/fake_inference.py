@@ -61,8 +61,17 @@ def token_logprobs(confidence: float, top_k: int) -> list[float]:
 
 
 class InferenceServer:
-    def __init__(self, script: Script, *, faults: list[str] | None = None, slow: float = 2.0, delay: float = 0.0):
+    def __init__(
+        self,
+        script: Script,
+        *,
+        faults: list[str] | None = None,
+        slow: float = 2.0,
+        delay: float = 0.0,
+        echo_prefill: bool = False,
+    ):
         self.script = script
+        self.echo_prefill = echo_prefill  # answer a continued assistant message whole, as llama.cpp does
         self.faults = list(faults or [])
         self.slow = slow
         self.delay = delay
@@ -209,7 +218,7 @@ class InferenceServer:
             else:
                 logprobs = {"top_logprobs": [{f"t{i}": v for i, v in enumerate(r)} for r in rows]}
         if chat:
-            choice["message"] = {"role": "assistant", "content": reply}
+            choice["message"] = {"role": "assistant", "content": (prompt if self.echo_prefill else "") + reply}
             choice["logprobs"] = logprobs
             obj = "chat.completion"
         else:
@@ -247,6 +256,8 @@ def make_script(
         for b in range(branches):
             n = 1 + (q + 2 * b) % max_intervals
             texts = [f" q{q}b{b} step {k} {{x}} reasoning." for k in range(n)]
+            if b % 4 == 1:
+                texts[0] += " Put the answer within \\boxed{}."  # an empty box is no answer
             # a branch cut by length must reach max_tokens (max_intervals intervals); others stop early
             cut = n == max_intervals and (q + b) % 2 == 0
             tokens = [interval] * (n - 1) + [interval if cut else max(1, interval // 2 + b % 3)]

@@ -241,8 +241,13 @@ class ServerClient:
         raw = response.model_dump()
         choice = _only_choice(raw, self.base_url)
         message = choice.get("message") or {}
+        content = message.get("content")
+        if partial and isinstance(content, str) and content.startswith(partial):
+            # llama.cpp answers a continued assistant message with the whole message, prefill
+            # included (vLLM sends only the new text): keep only what was generated
+            content = content[len(partial) :]
         top = _chat_top_logprobs(choice.get("logprobs")) if top_logprobs else None
-        return self._generation(raw, choice, message.get("content"), top)
+        return self._generation(raw, choice, content, top)
 
     def _generation(self, raw: dict, choice: dict, text: object, top: list[list[float]] | None) -> Generation:
         usage = raw.get("usage") or {}

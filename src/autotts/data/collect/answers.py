@@ -67,6 +67,13 @@ def last_boxed(text: str) -> str | None:
     return best[1] if best else None
 
 
+def boxed_answer(text: str) -> str | None:
+    """A finished branch's own answer: its last complete, non-empty ``\\boxed{...}`` (an empty box,
+    e.g. the model repeating the instruction "within \\boxed{}", is no answer)."""
+    inner = last_boxed(text)
+    return inner if inner is not None and inner.strip() else None
+
+
 def clean(answer: str | None, cleaning: str = "basic") -> str:
     """The answer string stored for ``answer`` under a cleaning rule (``ERR`` for none/empty)."""
     if cleaning not in CLEANINGS:

@@ -35,8 +35,8 @@ from .answers import (
     DYNASOR_SUFFIX,
     EQUIVALENCE_RULE,
     Canonicaliser,
+    boxed_answer,
     clean,
-    last_boxed,
     math_verify_version,
     probe_answer,
 )
@@ -380,7 +380,7 @@ class Collector:
                 if state.finished(cfg.max_tokens):
                     break
                 await self._interval(state)
-            if last_boxed("".join(state.texts)) is None and state.final_probe is None:
+            if boxed_answer("".join(state.texts)) is None and state.final_probe is None:
                 reply = await self._request(
                     state,
                     "".join(state.texts) + cfg.probe_suffix,
@@ -456,7 +456,7 @@ class Collector:
         return (
             state.finished(self.config.max_tokens)
             and not state.probe_due(self.config.max_tokens)
-            and (state.final_probe is not None or last_boxed("".join(state.texts)) is not None)
+            and (state.final_probe is not None or boxed_answer("".join(state.texts)) is not None)
         )
 
     def _count_resumed(self) -> None:
@@ -490,7 +490,7 @@ class Collector:
                 state = self.states[(qi, b)]
                 probe_raw = [probe_answer(state.probes[k][0], cfg.cleaning) for k in range(len(state.texts) - 1)]
                 text = "".join(state.texts)
-                boxed = last_boxed(text)
+                boxed = boxed_answer(text)
                 if boxed is not None:
                     final_raw, source = clean(boxed, cfg.cleaning), "boxed"
                 else:
@@ -553,7 +553,7 @@ class Collector:
                 "temperature": 0.0,
                 "cleaning": cfg.cleaning,
                 "extraction": "probe text up to the brace closing the suffix's \\boxed{; ERR when unclosed or empty",
-                "final_answer": "last \\boxed{} of the finished branch, else the probe of the finished branch",
+                "final_answer": "last non-empty \\boxed{} of the finished branch, else a probe of it",
             },
             "confidence": {"definition": CONFIDENCE_DEFINITION, "top_logprobs": cfg.top_logprobs}
             if cfg.top_logprobs
