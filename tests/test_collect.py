@@ -188,6 +188,7 @@ def test_store_matches_the_script_field_by_field(tmp_path, script, api):
     assert store["format"] == "autotts-store/1"
     meta = store["metadata"]
     assert meta["interval"] == DELTA and meta["model"] == "scripted" and meta["api"] == api
+    assert meta["server_models"] == ["scripted"] and meta["server"] == server.url
     assert meta["probe"]["suffix"] == DYNASOR_SUFFIX and meta["probe"]["tokens"] == 20
     assert meta["equivalence"]["library"] == "math-verify" and meta["sampling"]["temperature"] == 0.7
     assert out.with_name(out.name + ".sha256").read_text().split()[0] == result.sha256

@@ -127,6 +127,14 @@ class ServerClient:
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0
         )
 
+    async def served_models(self) -> list[str] | None:
+        """Model ids the server lists (``GET /models``), for the record; None if it lists none."""
+        try:
+            page = await self._client.models.list()
+            return [m.id for m in page.data]
+        except Exception:  # best effort: a server without the endpoint can still be collected from
+            return None
+
     async def close(self) -> None:
         await self._client.close()
 

@@ -270,6 +270,7 @@ class Collector:
         )
         self.questions_sha256 = file_sha256(config.questions)
         self.client = client
+        self.served_models: list[str] | None = None  # what GET /models listed, for the metadata
         self.journal = Journal(journal_path(config.out))
         self.states: dict[tuple[int, int], BranchState] = {}
         self.progress = Progress(len(self.questions) * config.branches, config.max_tokens)
@@ -315,6 +316,7 @@ class Collector:
                 extra_body=cfg.extra_body,
                 rng_seed=cfg.seed,
             )
+        self.served_models = await self.client.served_models()
         started = time.monotonic()
         semaphore = asyncio.Semaphore(cfg.concurrency)
         reporter = asyncio.create_task(self._report_loop())
@@ -534,6 +536,7 @@ class Collector:
             "name": cfg.store_name(),
             "model": cfg.model,
             "server": cfg.base_url,
+            "server_models": self.served_models,
             "api": cfg.api,
             "prompt_template": cfg.template(),
             "system": cfg.system,
