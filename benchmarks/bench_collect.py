@@ -8,9 +8,10 @@ Three runs on one server, same questions, branches and concurrency:
 3. ``plain``: one request per branch for exactly the tokens that branch generated in run 1
    (``ignore_eos``), no probes: what sampling the same tokens costs without autotts.
 
-Overhead = wall time of a collection / wall time of plain generation. By default a llama-server
-with Gemma 3 270M is started on 127.0.0.1 (scripts/llama-server-deps.sh builds both); ``--base-url``
-measures any other server (e.g. vLLM on a GPU machine).
+Overhead = server CPU seconds (and wall time) of a collection / those of plain generation; on a
+shared machine the CPU seconds are the figure to trust, since wall time depends on the neighbours.
+By default a llama-server with Gemma 3 270M is started on 127.0.0.1 (scripts/llama-server-deps.sh
+builds both); ``--base-url`` measures any other server (e.g. vLLM on a GPU machine).
 
     python benchmarks/bench_collect.py --out benchmarks/results/bench_collect.json
 """
@@ -63,6 +64,15 @@ def start_server(threads: int, slots: int) -> tuple[subprocess.Popen, str]:
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("llama-server did not start")
+
+
+def server_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) the server process has used: on a shared machine this, unlike
+    wall time, does not depend on what else runs."""
+    if pid is None:
+        return float("nan")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def collect(url: str, model: str, folder: Path, args: argparse.Namespace, top_logprobs: int, tag: str) -> dict:
@@ -138,11 +148,16 @@ def main() -> None:
     if url is None:
         proc, url = start_server(args.threads, args.concurrency)
     try:
+        pid = proc.pid if proc is not None else None
         with tempfile.TemporaryDirectory() as tmp:
             load_before = os.getloadavg()[0]
+            cpu = server_cpu(pid)
             full = collect(url, args.model, Path(tmp), args, 5, "full")
+            full["server_cpu_s"], cpu = round(server_cpu(pid) - cpu, 2), server_cpu(pid)
             nolp = collect(url, args.model, Path(tmp), args, 0, "nolp")
+            nolp["server_cpu_s"], cpu = round(server_cpu(pid) - cpu, 2), server_cpu(pid)
             base = asyncio.run(plain(url, args.model, full.pop("lengths"), args))
+            base["server_cpu_s"] = round(server_cpu(pid) - cpu, 2)
             nolp.pop("lengths")
             load_after = os.getloadavg()[0]
     finally:
@@ -160,8 +175,10 @@ def main() -> None:
         "collect": full,
         "collect_no_logprobs": nolp,
         "plain_generation": base,
-        "overhead_x": round(full["wall_s"] / base["wall_s"], 2),
-        "overhead_no_logprobs_x": round(nolp["wall_s"] / base["wall_s"], 2),
+        "overhead_wall_x": round(full["wall_s"] / base["wall_s"], 2),
+        "overhead_no_logprobs_wall_x": round(nolp["wall_s"] / base["wall_s"], 2),
+        "overhead_server_cpu_x": round(full["server_cpu_s"] / base["server_cpu_s"], 2),
+        "overhead_no_logprobs_server_cpu_x": round(nolp["server_cpu_s"] / base["server_cpu_s"], 2),
     }
     text = json.dumps(result, indent=1)
     print(text)
