@@ -130,6 +130,15 @@ async def plain(url: str, model: str, lengths: list[int], args: argparse.Namespa
     }
 
 
+def _median(runs: list[dict]) -> dict:
+    """Per-field medians over repeated runs (wall time and CPU vary with the neighbours)."""
+    out = {}
+    for key in runs[0]:
+        values = sorted(r[key] for r in runs)
+        out[key] = values[len(values) // 2]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", help="measure this server instead of starting llama-server")
@@ -141,6 +150,8 @@ def main() -> None:
     parser.add_argument("--probe-tokens", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--order", default="full,plain,nolp", help="run order (plain must follow full)")
+    parser.add_argument("--repeat", type=int, default=3, help="cycles of the three runs (medians reported)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     proc = None
@@ -149,17 +160,27 @@ def main() -> None:
         proc, url = start_server(args.threads, args.concurrency)
     try:
         pid = proc.pid if proc is not None else None
+        all_runs: dict[str, list[dict]] = {"full": [], "nolp": [], "plain": []}
         with tempfile.TemporaryDirectory() as tmp:
             load_before = os.getloadavg()[0]
-            cpu = server_cpu(pid)
-            full = collect(url, args.model, Path(tmp), args, 5, "full")
-            full["server_cpu_s"], cpu = round(server_cpu(pid) - cpu, 2), server_cpu(pid)
-            nolp = collect(url, args.model, Path(tmp), args, 0, "nolp")
-            nolp["server_cpu_s"], cpu = round(server_cpu(pid) - cpu, 2), server_cpu(pid)
-            base = asyncio.run(plain(url, args.model, full.pop("lengths"), args))
-            base["server_cpu_s"] = round(server_cpu(pid) - cpu, 2)
-            nolp.pop("lengths")
+            # the first requests after start-up cost far more (page-ins, buffers): not measured
+            asyncio.run(plain(url, args.model, [64] * args.concurrency, args))
+            lengths: list[int] = []
+            for _ in range(args.repeat):
+                for name in args.order.split(","):  # plain needs the lengths of "full": it runs after it
+                    cpu = server_cpu(pid)
+                    if name == "full":
+                        run = collect(url, args.model, Path(tmp), args, 5, "full")
+                        lengths = run.pop("lengths")
+                    elif name == "nolp":
+                        run = collect(url, args.model, Path(tmp), args, 0, "nolp")
+                        run.pop("lengths")
+                    else:
+                        run = asyncio.run(plain(url, args.model, lengths, args))
+                    run["server_cpu_s"] = round(server_cpu(pid) - cpu, 2)
+                    all_runs[name].append(run)
             load_after = os.getloadavg()[0]
+        full, nolp, base = (_median(all_runs[k]) for k in ("full", "nolp", "plain"))
     finally:
         if proc is not None:
             proc.terminate()
@@ -172,9 +193,11 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "base_url")},
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "collect": full,
         "collect_no_logprobs": nolp,
         "plain_generation": base,
+        "runs": all_runs,
         "overhead_wall_x": round(full["wall_s"] / base["wall_s"], 2),
         "overhead_no_logprobs_wall_x": round(nolp["wall_s"] / base["wall_s"], 2),
         "overhead_server_cpu_x": round(full["server_cpu_s"] / base["server_cpu_s"], 2),

@@ -11,6 +11,17 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 
+# bubblewrap: the OS boundary untrusted controller files run behind (discovery evaluates every
+# proposal there; without it autotts refuses to run them rather than run them unconfined)
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "note: bubblewrap is not installed (sudo apt-get install bubblewrap); controller files will be refused" >&2
+  fi
+fi
+
 MIRROR="${AUTOTTS_MIRROR:-../shared/replay}"
 if [ -d "$MIRROR" ]; then
   .venv/bin/autotts data fetch --from "$MIRROR"

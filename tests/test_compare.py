@@ -120,7 +120,7 @@ def test_compare_a_discovery_runs_chosen_controller(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The run's file runs in the sandbox (no --trusted) and gives the in-process numbers."""
-    from autotts.evaluation import sandbox
+    from autotts.sandbox import seam as sandbox
 
     run_dir = build_run(tmp_path_factory)
     sandboxed: list[str] = []

@@ -28,8 +28,8 @@ from autotts.discovery.evolve import (
 from autotts.discovery.evolve.fitness import genome_spec
 from autotts.discovery.proposers import ProposalRequest, RoundRecord, proposer_class
 from autotts.discovery.proposers.evolve import EvolveProposer, RoundBudget
+from autotts.discovery.screen import screen_source
 from autotts.evaluation import Cell, ControllerSpec, evaluate
-from autotts.evaluation.sandbox_policy import screen_source
 
 STORE = "Qwen3-4B/aime24"
 TINY = EvolveConfig(

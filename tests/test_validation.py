@@ -6,12 +6,15 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from autotts.cli import app
+from autotts.discovery.screen import screen_source
 from autotts.discovery.validation import validate_candidate
-from autotts.evaluation.sandbox_policy import screen_source
+from autotts.evaluation import Cell, ControllerSpec, evaluate
+from autotts.sandbox import evaluate_sandboxed
 
 HERE = Path(__file__).parent
 CANDIDATES = HERE / "candidates"
@@ -114,6 +117,8 @@ def test_screen_accepts_ordinary_controller_code():
 
 
 BEHAVIOURAL = {  # see test_sandbox.py
+    "cross_episode_cache.py",
+    "flood_log.py",
     "infinite_loop.py",
     "memory_bomb.py",
     "non_string.py",
@@ -218,6 +223,28 @@ def test_impure_schedule_is_rejected(tmp_path):
 
 
 def test_remembering_answers_across_episodes_is_rejected(tmp_path):
+    """Module state survives from one episode to the next within a process: validation plays the
+    episodes in two orders and sees the answers change."""
+    path = write(
+        tmp_path,
+        """
+        KNOWN = {}
+
+
+        class Memo(Controller):
+            def run(self, episode):
+                key = tuple(episode.read_full(2))  # a fingerprint of the question
+                if key not in KNOWN:
+                    KNOWN[key] = majority(episode.read_full(30))
+                return KNOWN[key]
+        """,
+    )
+    result = validate_candidate(path, betas=(0.0, 1.0))
+    assert not result.ok and result.reason.startswith("independent episodes:")
+
+
+def test_each_episode_gets_its_own_controller_instance(tmp_path):
+    """State kept on ``self`` cannot leak between episodes: every episode has a fresh instance."""
     path = write(
         tmp_path,
         """
@@ -227,14 +254,17 @@ def test_remembering_answers_across_episodes_is_rejected(tmp_path):
                 self.known = {}
 
             def run(self, episode):
-                key = tuple(episode.read_full(2))  # a fingerprint of the question
+                key = tuple(episode.read_full(2))
                 if key not in self.known:
                     self.known[key] = majority(episode.read_full(30))
                 return self.known[key]
         """,
     )
     result = validate_candidate(path, betas=(0.0, 1.0))
-    assert not result.ok and result.reason.startswith("independent episodes:")
+    assert result.ok, result.reason
+    (cell,) = evaluate_sandboxed([Cell(ControllerSpec(str(path)), 1.0, "Qwen3-4B/aime24", 2)], jobs=1)
+    (sc32,) = evaluate([Cell(ControllerSpec("sc", (("k", 32),)), 1.0, "Qwen3-4B/aime24", 2)], jobs=1)
+    assert not cell.failures and np.array_equal(cell.tokens, sc32.tokens)  # 32 branches read in every episode
 
 
 def test_numpy_values_in_schedule_get_a_hint(tmp_path):

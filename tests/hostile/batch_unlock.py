@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Unlocks the read-only cost arrays of its EpisodeBatch and zeroes them. EXPECT: violation"""
+"""Unlocks the read-only cost arrays of its EpisodeBatch and zeroes them. EXPECT: honest HONEST: sc"""
 
 import numpy as np
 

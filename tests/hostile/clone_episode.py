@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Deep-copies the episode, reads 64 branches on the copy for free, answers with their majority. EXPECT: violation"""
+"""Deep-copies the episode, reads 64 branches on the copy for free, answers with their majority. EXPECT: error"""
 
 import copy
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Tries to end the worker process (SystemExit, then os._exit). EXPECT: error crash violation"""
+"""Tries to end the worker process (SystemExit, then os._exit). EXPECT: crash"""
 
 import os
 

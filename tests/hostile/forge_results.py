@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Writes a forged block result (zero tokens) straight into the worker's result pipe. EXPECT: protocol violation"""
+"""Writes a forged block result (zero tokens) straight into the worker's result pipe. EXPECT: protocol"""
 
 import json
 import os

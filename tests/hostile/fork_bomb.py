@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Forks without end. EXPECT: violation"""
+"""Forks without end. EXPECT: error"""
 
 import os
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Walks the garbage collector for Question objects (gold) and the episode's private pool. EXPECT: violation"""
+"""Walks the garbage collector for Question objects (gold) and the episode's private pool. EXPECT: error"""
 
 import gc
 from collections import Counter

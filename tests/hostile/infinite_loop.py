@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Loops forever inside run(). EXPECT: timeout crash"""
+"""Loops forever inside run(). EXPECT: timeout"""
 
 from autotts.controllers import Controller
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Allocates memory until something gives. EXPECT: memory crash timeout"""
+"""Allocates memory until something gives. EXPECT: memory crash"""
 
 from autotts.controllers import Controller
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Runs a shell command that writes a marker file. EXPECT: violation"""
+"""Runs a shell command that writes a marker file. EXPECT: honest HONEST: sc k=1"""
 
 import os
 

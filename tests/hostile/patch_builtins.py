@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Monkeypatches builtins (sum, max) the harness might use to check costs. EXPECT: violation"""
+"""Monkeypatches builtins (sum, max) the harness might use to check costs. EXPECT: error crash"""
 
 import builtins
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Monkeypatches the Episode class so reading branches whole costs nothing. EXPECT: violation error"""
+"""Monkeypatches the Episode class so reading branches whole costs nothing. EXPECT: honest HONEST: sc"""
 
 from autotts.controllers import Controller, majority
 from autotts.env import Episode

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Reads the replay store (with gold answers) from the data folder and ../shared. EXPECT: violation"""
+"""Reads the replay store (with gold answers) from the data folder and ../shared. EXPECT: error"""
 
 import glob
 import gzip

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Connects to a listener on 127.0.0.1 (data exfiltration). EXPECT: violation"""
+"""Connects to a listener on 127.0.0.1 (data exfiltration). EXPECT: error"""
 
 import socket
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Starts a process through the one primitive that raises no audit event, then reloads it. EXPECT: violation error"""
+"""Starts a process through the one primitive that raises no audit event, then reloads it. EXPECT: error"""
 
 import importlib
 import multiprocessing.util

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Starts a process through subprocess. EXPECT: violation"""
+"""Starts a process through subprocess. EXPECT: error"""
 
 import subprocess
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Reaches frames through an exception's traceback instead of sys. EXPECT: violation"""
+"""Reaches frames through an exception's traceback instead of sys. EXPECT: error"""
 
 from collections import Counter
 

@@ -1,5 +1,5 @@
 # ruff: noqa
-"""Writes files outside its scratch folder (absolute and relative paths). EXPECT: violation"""
+"""Writes files outside its scratch folder (absolute and relative paths). EXPECT: error"""
 
 from autotts.controllers import Controller, majority
 

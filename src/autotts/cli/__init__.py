@@ -11,9 +11,12 @@ from . import compare as compare_cmd
 from . import data as data_cmd
 from . import discover as discover_cmd
 from . import eval as eval_cmd
+from . import policy as policy_cmd
 from . import report as report_cmd
 from . import reproduce as reproduce_cmd
+from . import robustness as robustness_cmd
 from . import validate as validate_cmd
+from . import verify as verify_cmd
 
 app = typer.Typer(
     name="autotts",
@@ -31,6 +34,9 @@ app.command("validate")(validate_cmd.validate_command)
 app.command("report")(report_cmd.report_command)
 app.command("card")(card_cmd.card_command)
 app.command("compare")(compare_cmd.compare_command)
+app.command("robustness")(robustness_cmd.robustness_command)
+app.command("verify")(verify_cmd.verify_command)
+app.add_typer(policy_cmd.app, name="policy")
 app.command("collect")(collect_cmd.collect_command)
 
 

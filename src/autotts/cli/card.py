@@ -34,7 +34,10 @@ def card_command(
 
       autotts card -c runs/evolve-1 --split search
     """
+    from ..governance.manifest import Clock
     from ..report.card import CARD_BETAS, build_card, render_card  # matplotlib: load only when used
+
+    clock = Clock()
 
     try:
         ref = parse_ref(controller, trusted=trusted)
@@ -55,4 +58,9 @@ def card_command(
         fail(str(exc))
     doc = render_card(card, out)
     path = doc.write(out / "card.html")
+    from ..governance.commands import write_card_manifest
+
+    outputs = [path, *(p for p in out.iterdir() if p.suffix in (".png", ".csv"))]
+    write_card_manifest(out, cells, results, stores=names, betas=betas, trusted=trusted, jobs=jobs or None,
+                        clock=clock, outputs=outputs)
     console.print(f"policy card written to {path} ({len(doc.images)} figures)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -24,6 +25,7 @@ def compare_command(
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
     trusted: bool = typer.Option(False, "--trusted", help="Run controller files in-process, not in the sandbox."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write comparison.json and manifest.json here."),
 ) -> None:
     """Compare A against B on the same questions and seeds: accuracy difference and token saving
     with 95% bootstrap intervals over questions, per store and pooled, and a plain-words verdict.
@@ -38,6 +40,9 @@ def compare_command(
 
       autotts compare my_controller.py parallel-probe --split search
     """
+    from ..governance.manifest import Clock
+
+    clock = Clock()
     try:
         ref_a, ref_b = parse_ref(a, trusted=trusted), parse_ref(b, trusted=trusted)
         names = resolve_store_names(store, None if store else split)
@@ -57,6 +62,12 @@ def compare_command(
     res_a, res_b = results[: len(names)], results[len(names) :]
     pooled = Comparison.of(ref_a.label, res_a, ref_b.label, res_b)
     per_store = per_store_comparisons(ref_a.label, res_a, ref_b.label, res_b)
+    if out is not None:
+        from ..governance.commands import write_compare_outputs
+
+        data = {**pooled.to_json(), "per_store": [c.to_json() for c in per_store]}
+        write_compare_outputs(out, cells, results, label_a=ref_a.label, label_b=ref_b.label, trusted=trusted,
+                              jobs=jobs or None, clock=clock, comparison=data)
     if as_json:
         print(json.dumps({**pooled.to_json(), "per_store": [c.to_json() for c in per_store]}, indent=1))
         return

@@ -147,7 +147,13 @@ def discover_command(
     except Exception as exc:  # e.g. the claude CLI or bubblewrap missing
         fail(f"{type(exc).__name__}: {exc}")
     err_console.print(f"run folder: [bold]{folder.root}[/]  proposer: {config.proposer}", highlight=False)
+    from ..governance.manifest import Clock
+
+    clock = Clock()
     summary = DiscoveryLoop(folder, config, proposer_object, _ConsoleReporter()).run()
+    from ..governance.commands import write_discover_manifest
+
+    write_discover_manifest(folder.root, clock)
     _print_summary(summary, folder.root)
 
 

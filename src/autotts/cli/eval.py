@@ -10,9 +10,9 @@ from rich.table import Table
 
 from ..controllers import ControllerLoadError
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from ..evaluation import EXECUTORS, CellResult, ControllerSpec, blocks_in, evaluate, grid
-from ..evaluation.sandbox import SandboxError, evaluate_sandboxed, is_file_ref, split_file_ref
+from ..evaluation import EXECUTORS, CellResult, ControllerSpec, blocks_in, grid
 from ..evaluation.summary import mean_rows
+from ..sandbox import SandboxError, SandboxUnavailable, evaluate_cells, needs_sandbox, split_file_ref
 from .common import console, err_console, fail, parse_floats, parse_params, progress_bar
 
 
@@ -33,6 +33,9 @@ def eval_command(
     trusted: bool = typer.Option(
         False, "--trusted", help="Run controller files in-process instead of in the sandbox (only for code you trust)."
     ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Also write results.json, results.csv and manifest.json (for autotts verify) here."
+    ),
 ) -> None:
     """Evaluate controllers: one row per (controller, β, store), plus means over stores.
 
@@ -46,16 +49,22 @@ def eval_command(
 
       autotts eval -c parallel-probe --param T=20 --store 'Qwen3-8B/*'
 
-    Controller files run in the sandbox (separate processes without gold answers, network or file
-    access, with time and memory limits) unless --trusted is given; registry names run as usual.
+      autotts eval -c cmc --split heldout --seeds 20 --out results/cmc   (then: autotts verify results/cmc)
+
+    Controller files run behind the sandbox unless --trusted is given: a process in its own
+    namespaces (no network, no other processes, an empty environment, a read-only Python and a small
+    scratch folder) that sees only what its actions reveal; every number is recomputed outside it.
+    Where the sandbox cannot be built (no bubblewrap), files are refused. Registry names run as usual.
     """
+    from ..governance.manifest import Clock  # provenance: wall/CPU time from here
+
+    clock = Clock()
     names = _stores(store, split)
     betas = parse_floats(beta, "--beta")
     overrides = parse_params(param)
     specs = [ControllerSpec(ref, overrides) for ref in controller]
-    sandboxed = not trusted and any(is_file_ref(spec.ref) for spec in specs)
     for spec in specs:
-        if sandboxed and is_file_ref(spec.ref):  # never import an untrusted file here
+        if needs_sandbox(spec.ref, trusted):  # never import an untrusted file here
             if not split_file_ref(spec.ref)[0].is_file():
                 fail(f"{split_file_ref(spec.ref)[0]}: no such controller file")
             continue
@@ -67,21 +76,17 @@ def eval_command(
     total_blocks = blocks_in(cells)
     try:
         with progress_bar(f"evaluating {len(cells)} cells", total_blocks, enabled=not as_json) as advance:
-            if sandboxed:
-                results = evaluate_sandboxed(
-                    cells, jobs=jobs or None, want_traces=traces is not None, on_block=lambda _b: advance()
-                )
-            else:
-                results = evaluate(
-                    cells,
-                    jobs=jobs or None,
-                    executor=executor,
-                    want_traces=traces is not None,
-                    fail_fast=fail_fast,
-                    on_block=lambda _b: advance(),
-                )
+            results = evaluate_cells(
+                cells,
+                trusted=trusted,
+                jobs=jobs or None,
+                executor=executor,
+                want_traces=traces is not None,
+                fail_fast=fail_fast,
+                on_block=lambda _b: advance(),
+            )
     except SandboxError as exc:
-        fail(f"the sandbox could not run: {exc}", code=1)
+        fail(f"the sandbox could not run: {exc}", code=2 if isinstance(exc, SandboxUnavailable) else 1)
     except Exception as exc:
         if fail_fast:
             fail(f"controller error (--fail-fast): {type(exc).__name__}: {exc}", code=1)
@@ -89,6 +94,14 @@ def eval_command(
     if traces is not None:
         _write_traces(traces, results)
     rows = [r.row() for r in results]
+    if out is not None:
+        from ..governance.commands import write_eval_outputs
+
+        sandboxed = any(needs_sandbox(spec.ref, trusted) for spec in specs)
+        path = write_eval_outputs(
+            out, cells, results, trusted=not sandboxed, jobs=jobs or None, executor=executor, clock=clock
+        )
+        err_console.print(f"results and manifest written to {path.parent}")
     if as_json:
         print(json.dumps(rows + mean_rows(results), indent=1))
     else:

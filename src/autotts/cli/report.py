@@ -36,8 +36,11 @@ def report_command(
 
       autotts report runs/claude --beta 0,0.5,1 --card-seeds 3
     """
+    from ..governance.manifest import Clock
     from ..report.discovery_report import judgement_steps, write_discovery_report  # matplotlib: load when used
     from ..report.runs import ReportInputError
+
+    clock = Clock()
 
     if not run.is_dir():
         fail(f"{run}: no such run folder")
@@ -58,4 +61,8 @@ def report_command(
             )
     except (ReportInputError, StoreNotInstalled, StoreError) as exc:
         fail(str(exc))
+    from ..governance.commands import write_report_manifest_for_run
+
+    write_report_manifest_for_run(run, out, seeds=seeds or None, curve_seeds=curve_seeds, chosen_betas=betas,
+                                  trusted=trusted, jobs=jobs or None, clock=clock)
     console.print(f"report written to {path}")

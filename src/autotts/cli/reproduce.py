@@ -38,8 +38,10 @@ def reproduce_command(
       autotts reproduce --store Qwen3-4B/aime24 --seeds 20
     """
     # the report layer pulls in matplotlib: imported here so `autotts --help` stays quick
+    from ..governance.manifest import Clock  # provenance: wall/CPU time from here
     from ..report.reproduce import compare_with_paper, curve_cells, table1_cells, write_curves, write_table
 
+    clock = Clock()
     names = _stores(store)
     started = time.perf_counter()
     cells = table1_cells(names, seeds)
@@ -53,6 +55,10 @@ def reproduce_command(
     csv_path, md_path = write_table(rows, out)
     plot_paths = write_curves(results, out) if curves else []
     html_path = _write_html(out, table_results, names, seeds)
+    from ..governance.commands import write_reproduce_manifest
+
+    outputs = [csv_path, md_path, *plot_paths, *([html_path] if html_path else [])]
+    write_reproduce_manifest(out, cells + extra, results, jobs=jobs or None, clock=clock, outputs=outputs)
     if as_json:
         print(json.dumps([row.as_dict() for row in rows], indent=1))
         return

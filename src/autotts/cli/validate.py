@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..discovery.validation import summary_rows, validate_candidate
-from ..evaluation.sandbox import SandboxError
+from ..sandbox import SandboxError
 from .common import console, err_console, fail, parse_floats
 
 

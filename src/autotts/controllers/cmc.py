@@ -20,7 +20,7 @@ from .votes import confidence, confidence_rows, count_stats, majority
 
 @register("cmc")
 class ConfidenceMomentum(Controller):
-    """CMC with the published β schedule (DESIGN §6)."""
+    """CMC with the published β schedule (the published β schedule of the AutoTTS paper's discovered controller)."""
 
     @classmethod
     def schedule(cls, beta: float) -> dict:

@@ -2,7 +2,15 @@
 
 from .catalog import ALL_STORES, MODELS, split_stores
 from .fetch import FetchError, data_dir, fetch_store, fetch_stores
-from .registry import StoreNotInstalled, load_store, resolve_store_names, store_path
+from .registry import (
+    StoreNotInstalled,
+    load_store,
+    register_store,
+    registered_stores,
+    resolve_store_names,
+    store_path,
+    unregister_store,
+)
 from .store import ERR, AnswerMatrix, Branch, Question, Store, StoreError, StoreSummary, load_store_file
 
 __all__ = [
@@ -22,7 +30,10 @@ __all__ = [
     "fetch_stores",
     "load_store",
     "load_store_file",
+    "register_store",
+    "registered_stores",
     "resolve_store_names",
     "split_stores",
     "store_path",
+    "unregister_store",
 ]

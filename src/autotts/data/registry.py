@@ -11,6 +11,10 @@ from .importing import installed_stores
 from .store import Store, StoreError, load_store_file
 
 _CACHE: dict[tuple[str, str], Store] = {}
+# stores held in memory under a name (e.g. a transformed store, ``Qwen3-4B/aime25~delta1000``); they
+# take precedence over files, so everything that loads stores by name (evaluate, its forked workers,
+# the sandbox's parent) sees them
+_REGISTERED: dict[str, Store] = {}
 
 
 class StoreNotInstalled(LookupError):
@@ -50,8 +54,38 @@ def store_path(name: str, root: Path | None = None) -> Path:
     return path
 
 
+def register_store(name: str, store: Store) -> Store:
+    """Make an in-memory ``store`` loadable as ``load_store(name)`` in this process (and in worker
+    processes forked after this call). Names of the published stores cannot be taken over, so a
+    registered store never silently replaces real data; registering the same name again replaces
+    the earlier registration. Returns the store as registered (renamed to ``name`` if needed)."""
+    if not isinstance(store, Store):
+        raise TypeError(f"register_store: expected a Store, got {type(store).__name__}")
+    if not name or name in ALL_STORES:
+        raise ValueError(f"register_store: {name!r} is empty or the name of a published store")
+    if not store.questions:
+        raise ValueError(f"register_store: store {name!r} has no questions")
+    if store.name != name:
+        store = Store(name, store.questions, store.source)
+    _REGISTERED[name] = store
+    return store
+
+
+def unregister_store(name: str) -> None:
+    """Forget a store registered with :func:`register_store` (no error if it is not registered)."""
+    _REGISTERED.pop(name, None)
+
+
+def registered_stores() -> list[str]:
+    """Names of the stores registered in memory."""
+    return list(_REGISTERED)
+
+
 def load_store(name: str, root: Path | None = None) -> Store:
-    """Load an installed store by name (cached per process)."""
+    """A store registered in memory under ``name``, else an installed store by name (cached per process)."""
+    registered = _REGISTERED.get(name)
+    if registered is not None:
+        return registered
     path = store_path(name, root)
     key = (name, str(path))
     if key not in _CACHE:
@@ -60,4 +94,21 @@ def load_store(name: str, root: Path | None = None) -> Store:
     return _CACHE[key]
 
 
-__all__ = ["StoreError", "StoreNotInstalled", "load_store", "resolve_store_names", "store_path"]
+def forget_stores(names: list[str] | None = None) -> None:
+    """Drop stores from this process's cache (all when ``names`` is None), so the next load reads the
+    file again — for re-running an evaluation after the file may have changed (``autotts verify``)."""
+    for key in [k for k in _CACHE if names is None or k[0] in names]:
+        del _CACHE[key]
+
+
+__all__ = [
+    "StoreError",
+    "StoreNotInstalled",
+    "forget_stores",
+    "load_store",
+    "register_store",
+    "registered_stores",
+    "resolve_store_names",
+    "store_path",
+    "unregister_store",
+]

@@ -23,7 +23,7 @@ from ..controllers import cmc
 from ..data import split_stores, store_path
 from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in, grid
 from ..evaluation.runner import describe_difference, episode_differences
-from ..evaluation.sandbox import SandboxError, SandboxPool
+from ..sandbox import SandboxError, SandboxPool
 from . import plots
 from .history import DigestLimits, informative_records, trace_digest
 from .prompt import build_prompt, history_digest, task_statement

@@ -1,4 +1,4 @@
-"""The proposer prompt: the task (from DESIGN §7's requirements) and the history digest.
+"""The proposer prompt: the task (of the discovery loop) and the history digest.
 
 LLM proposers (openai, anthropic) receive :func:`build_prompt`'s text as their user message; agent
 proposers (claude-code, command) find the same task in the workspace's README.md and read the

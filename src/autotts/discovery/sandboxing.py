@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..evaluation import Cell, CellResult, evaluate
-from ..evaluation.sandbox import SandboxLimits, SandboxPool, evaluate_sandboxed, stopped
+from ..evaluation import Cell, CellResult
+from ..sandbox import SandboxLimits, SandboxPool, evaluate_cells, stopped
 from .validation import ValidationResult, validate_candidate
 
 
@@ -25,7 +25,7 @@ def run_candidate_cells(
 ) -> list[CellResult]:
     """Evaluate untrusted candidate cells in the sandbox (gold stays in this process)."""
     scratch.mkdir(parents=True, exist_ok=True)
-    return evaluate_sandboxed(
+    return evaluate_cells(
         cells, jobs=jobs, limits=limits or SandboxLimits(), want_traces=want_traces, scratch=scratch, on_block=on_block
     )
 
@@ -40,7 +40,7 @@ def run_trusted_cells(
     cells: Sequence[Cell], *, jobs: int | None, want_traces: bool = False, on_block: Callable | None = None
 ) -> list[CellResult]:
     """Evaluate built-in controllers with the fast in-process harness."""
-    return evaluate(cells, jobs=jobs, want_traces=want_traces, on_block=on_block)
+    return evaluate_cells(cells, trusted=True, jobs=jobs, want_traces=want_traces, on_block=on_block)
 
 
 def check_candidate(path: Path, *, beta_rule: bool, betas: Sequence[float], quick_store: str) -> ValidationResult:

@@ -1,4 +1,4 @@
-"""Validation of a candidate controller file before any evaluation (DESIGN §7).
+"""Validation of a candidate controller file before any evaluation (the rules a proposal must pass).
 
 Checks, in order; each is recorded as ``{"name", "ok", "detail"}`` and the first failure becomes the
 ``reason``, written so a model can act on it:
@@ -36,9 +36,9 @@ from pathlib import Path
 
 from ..env.core import DEFAULT_MAX_BRANCHES
 from ..evaluation.runner import describe_difference, episode_differences
-from ..evaluation.sandbox import SandboxLimits, SandboxPool, stopped
-from ..evaluation.sandbox_policy import RULES, describe_findings, screen_source
 from ..evaluation.spec import Cell, ControllerSpec
+from ..sandbox import SandboxLimits, SandboxPool, stopped
+from .screen import RULES, describe_findings, screen_source
 
 MAX_FILE_BYTES = 200_000
 TOKEN_TOLERANCE = 0.02  # relative drop in mean tokens between neighbouring β values that is still accepted
@@ -108,7 +108,7 @@ def validate_candidate(
     limits: SandboxLimits | None = None,
 ) -> ValidationResult:
     """Validate a candidate file (see the module docstring). Never raises for a bad candidate;
-    raises :class:`~autotts.evaluation.sandbox.SandboxError` if the sandbox cannot run (e.g. the
+    raises :class:`~autotts.sandbox.SandboxError` if the sandbox cannot run (e.g. the
     quick store is not installed)."""
     path = Path(path)
     checks = _Checks()
@@ -118,7 +118,7 @@ def validate_candidate(
         return checks.result(None)
     betas = sorted(set(float(b) for b in betas))
     ref = str(path)
-    with SandboxPool([ref], [quick_store], jobs=1, limits=limits or QUICK_LIMITS, screen=False) as pool:
+    with SandboxPool([ref], [quick_store], jobs=1, limits=limits or QUICK_LIMITS) as pool:
         info = pool.inspect(ref, betas)
         class_name = info.get("class")
         if not _class_checks(info, betas, beta_rule, checks):

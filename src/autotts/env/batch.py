@@ -264,13 +264,19 @@ class EpisodeBatch:
         ``weights``, e.g. :attr:`intervals`) in id order: ``(leader, top1, top2)`` like
         :func:`autotts.controllers.vote_stats` (ties go to the answer met first; leader -1 for a row
         with nothing in ``mask``)."""
+        return self._tally(self._latest, mask, weights)
+
+    def _tally(
+        self, answers: np.ndarray, mask: np.ndarray, weights: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`tally` over any ``rows × width`` array of answer ids (ties: the first column)."""
         leader = np.full(self.rows, NO_ANSWER, dtype=np.int64)
         top1 = np.zeros(self.rows, dtype=np.int64 if weights is None else np.float64)
         top2 = np.zeros_like(top1)
         rows = np.flatnonzero(mask.any(axis=1))
         if len(rows) == 0:
             return leader, top1, top2
-        mask, answers = mask[rows], self._latest[rows]
+        mask, answers = mask[rows], answers[rows]
         size = self._local_vocab
         # ids made local to each row's question, so each row needs only one question's counts
         keys = answers - self._offset[rows, None] + np.arange(len(rows))[:, None] * size
@@ -303,6 +309,10 @@ class EpisodeBatch:
         """Advance branch ``j`` of row ``r`` by ``steps[r, j]`` intervals (0: not in the wave); a branch
         that finishes stops there. Within a row, branches are taken in ascending ``order`` (ties, and
         no ``order``, by id): that is the order in which their final answers join the votes."""
+        self._wave(self._checked_steps(steps), order)
+
+    def _checked_steps(self, steps: np.ndarray) -> np.ndarray:
+        """``steps`` as an array, or :class:`EpisodeError` for an advance the rules do not allow."""
         steps = np.asarray(steps, dtype=np.int64)
         if steps.shape != self._status.shape:
             raise EpisodeError(f"advance: steps must have shape {self._status.shape}, got {steps.shape}")
@@ -315,7 +325,7 @@ class EpisodeBatch:
             state = {UNOPENED: "not opened", FINISHED: "finished", PRUNED: "pruned"}[int(self._status[row, branch])]
             raise EpisodeError(f"advance: branch {branch} of row {row} ({self.where(row)}) is {state}")
         self._require_active(moving.any(axis=1), "advance")
-        self._wave(steps, order)
+        return steps
 
     def read_full(self, counts: np.ndarray | int) -> None:
         """Read ``counts[r]`` fresh branches whole in row ``r``; each costs its branch_tokens and is
@@ -335,6 +345,9 @@ class EpisodeBatch:
 
     def prune(self, mask: np.ndarray) -> None:
         """Drop the live branches in ``mask`` (no cost). Pruning anything not live is an error."""
+        self._status[self._checked_prune(mask)] = PRUNED
+
+    def _checked_prune(self, mask: np.ndarray) -> np.ndarray:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != self._status.shape:
             raise EpisodeError(f"prune: the mask must have shape {self._status.shape}, got {mask.shape}")
@@ -343,7 +356,7 @@ class EpisodeBatch:
             row, branch = (int(x[0]) for x in np.nonzero(bad))
             raise EpisodeError(f"prune: branch {branch} of row {row} ({self.where(row)}) is not live")
         self._require_active(mask.any(axis=1), "prune")
-        self._status[mask] = PRUNED
+        return mask
 
     def stop(self, rows: np.ndarray, answers: np.ndarray | int) -> None:
         """End the episodes of ``rows`` (a mask) with ``answers[r]`` (ids; -1 for None). A stopped row
@@ -353,13 +366,7 @@ class EpisodeBatch:
             raise EpisodeError(f"stop: the row mask must have shape ({self.rows},), got {rows.shape}")
         if not rows.any():
             return
-        self._require_active(rows, "stop")
-        chosen = np.broadcast_to(np.asarray(answers, dtype=np.int64), rows.shape)[rows]
-        foreign = (chosen != NO_ANSWER) & (
-            (chosen < self._offset[rows]) | (chosen >= self._offset[rows] + self._local_vocab)
-        )
-        if foreign.any():
-            raise EpisodeError(f"stop: {int(chosen[foreign][0])} is not an answer id of this row's question")
+        chosen = self._checked_stop(rows, answers)
         origin = self._origin[rows]
         self._chosen[origin] = chosen
         self._final_tokens[origin] = self._spent[rows]
@@ -367,6 +374,17 @@ class EpisodeBatch:
         self._final_intervals[origin] = self._intervals[rows]
         self._final_charged[origin] = self._charged[rows]
         self._active &= ~rows
+
+    def _checked_stop(self, rows: np.ndarray, answers: np.ndarray | int) -> np.ndarray:
+        """The chosen ids of ``rows`` (a non-empty mask of the right shape), or :class:`EpisodeError`."""
+        self._require_active(rows, "stop")
+        chosen = np.broadcast_to(np.asarray(answers, dtype=np.int64), rows.shape)[rows]
+        foreign = (chosen != NO_ANSWER) & (
+            (chosen < self._offset[rows]) | (chosen >= self._offset[rows] + self._local_vocab)
+        )
+        if foreign.any():
+            raise EpisodeError(f"stop: {int(chosen[foreign][0])} is not an answer id of this row's question")
+        return chosen
 
     def compact(self) -> np.ndarray:
         """Drop stopped rows from every array, so later actions cost only what the active rows need
@@ -425,12 +443,41 @@ class EpisodeBatch:
             row = int(np.argmax(late))
             raise EpisodeError(f"{action}: row {row} ({self.where(row)}) has already stopped")
 
+    def advance_cells(self, rows: np.ndarray, branches: np.ndarray, steps: np.ndarray) -> None:
+        """:meth:`advance` with the moving branches listed (row, branch id, intervals) instead of a
+        ``rows × width`` matrix: the same rules and effects, at a cost that grows with the list, not the
+        batch (for callers that move a few rows at a time). A branch may be listed once."""
+        rows, branches, steps = (np.asarray(a, dtype=np.int64) for a in (rows, branches, steps))
+        if not (rows.shape == branches.shape == steps.shape) or rows.ndim != 1:
+            raise EpisodeError("advance: rows, branches and steps must be lists of one length")
+        if len(rows) == 0:
+            return
+        if ((rows < 0) | (rows >= self.rows) | (branches < 0) | (branches >= self.width) | (steps < 1)).any():
+            raise EpisodeError("advance: every listed branch must exist and take at least one step")
+        flat = rows * self.width + branches
+        order = np.argsort(flat, kind="stable")
+        flat, k = flat[order], steps[order]
+        if (flat[1:] == flat[:-1]).any():
+            raise EpisodeError("advance: a branch is listed twice in one wave")
+        bad = self._status.reshape(-1)[flat] != LIVE
+        if bad.any():
+            row, branch = divmod(int(flat[np.argmax(bad)]), self.width)
+            state = {UNOPENED: "not opened", FINISHED: "finished", PRUNED: "pruned"}[int(self._status[row, branch])]
+            raise EpisodeError(f"advance: branch {branch} of row {row} ({self.where(row)}) is {state}")
+        late = ~self._active[flat // self.width]
+        if late.any():
+            row = int(flat[np.argmax(late)] // self.width)
+            raise EpisodeError(f"advance: row {row} ({self.where(row)}) has already stopped")
+        self._wave_cells(flat, k, None)
+
     def _wave(self, steps: np.ndarray, order: np.ndarray | None) -> None:
         flat = np.flatnonzero(steps > 0)  # row-major: by row, then id
-        if len(flat) == 0:
-            return
+        if len(flat):
+            self._wave_cells(flat, steps.reshape(-1)[flat], order)
+
+    def _wave_cells(self, flat: np.ndarray, k: np.ndarray, order: np.ndarray | None) -> None:
+        """One wave over the branches at ``flat`` (row-major indices, ascending) taking ``k`` intervals."""
         rows = flat // self.width
-        k = steps.reshape(-1)[flat]
         # flat views (the private arrays are always C-contiguous, so writes through them land)
         intervals, latest = self._intervals.reshape(-1), self._latest.reshape(-1)
         taken = intervals[flat]

@@ -1,6 +1,6 @@
 """The replay episode: one question played by one controller under one seed.
 
-Semantics (these make our numbers equal the published harness's):
+Semantics (``docs/episode.md``; these make our numbers equal the published harness's):
 
 * **Branch order.** The question's pool of branches is put in the order of
   ``random.Random(seed).shuffle(list(range(pool)))``; new branches are taken from that order. A
@@ -233,8 +233,8 @@ class Episode:
         start = len(self._src)
         if start + n > self.max_branches:
             raise EpisodeError(f"cannot open {n} more branches: {start} of at most {self.max_branches} already opened")
+        self._src.extend(self._sources(start, start + n))
         for k in range(start, start + n):
-            self._src.append(self._pool[self._order[k]])
             self._taken.append(0)
             self._charged.append(0)
             self._status.append(LIVE)
@@ -242,6 +242,11 @@ class Episode:
             self._first.append(0)
             self._latest.append(None)
         return list(range(start, start + n))
+
+    def _sources(self, start: int, stop: int) -> list:
+        """What branches ``start .. stop-1`` are read from: the pool's branches, in the seed's order."""
+        pool, order = self._pool, self._order
+        return [pool[order[k]] for k in range(start, stop)]
 
     def _wave(self, action: str, ids: list[int], steps: list[int] | None) -> list[str]:
         if steps is None:

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..controllers import ControllerLoadError
 from ..discovery.runfolder import RunFolder, RunFolderError, read_csv
-from ..evaluation import Cell, CellResult, ControllerSpec, evaluate
+from ..evaluation import Cell, CellResult, ControllerSpec
+from ..sandbox import SandboxPool, evaluate_cells, is_file_ref, needs_sandbox
 
 
 class ReportInputError(ValueError):
@@ -82,11 +83,6 @@ def chosen_candidate(run: Path) -> tuple[Path, str]:
     return path, f"{Path(run).name}:round {number}"
 
 
-def is_file_ref(ref: str) -> bool:
-    """``FILE.py`` or ``FILE.py:Class`` (as opposed to a registry name)."""
-    return ref.endswith(".py") or ".py:" in ref
-
-
 def failure_lines(results: Sequence[CellResult], limit: int = 5) -> list[str]:
     """The first episode failures of ``results`` (exceptions, sandbox stops), one line each."""
     failures = [f for r in results for f in r.failures]
@@ -135,11 +131,9 @@ def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
 def controller_schedules(spec: ControllerSpec, betas: Sequence[float], *, trusted: bool, store: str) -> list[dict]:
     """The β → hyperparameter table of a controller. An untrusted file is loaded only inside the
     sandbox (whose inspection calls ``schedule(β)`` there); ``store`` is the one its worker may read."""
-    if trusted or not is_file_ref(spec.ref):
+    if not needs_sandbox(spec.ref, trusted):
         cls = spec.controller_class()
         return [{"beta": b, **cls(b, **dict(spec.overrides)).params} for b in betas]
-    from ..evaluation.sandbox import SandboxPool
-
     with SandboxPool([spec.ref], [store], jobs=1) as pool:
         info = pool.inspect(spec.ref, list(betas))
     problem = info.get("rejected") or info.get("stopped") or "; ".join(info.get("errors") or [])
@@ -160,21 +154,6 @@ def run_cells(
     trusted: bool = False,
     on_block: Callable | None = None,
 ) -> list[CellResult]:
-    """Evaluate cells; when ``trusted`` is false, cells whose controller is a file run in the sandbox
-    (when the sandbox is installed), the rest in the ordinary process pool. Order is kept."""
-    untrusted = [i for i, c in enumerate(cells) if not trusted and is_file_ref(c.controller.ref)]
-    sandboxed: dict[int, CellResult] = {}
-    if untrusted:
-        try:
-            from ..evaluation.sandbox import evaluate_sandboxed
-        except ImportError:
-            evaluate_sandboxed = None
-        if evaluate_sandboxed is not None:
-            results = evaluate_sandboxed(
-                [cells[i] for i in untrusted], jobs=jobs, want_traces=want_traces, on_block=on_block
-            )
-            sandboxed = dict(zip(untrusted, results, strict=True))
-    rest = [i for i in range(len(cells)) if i not in sandboxed]
-    plain = evaluate([cells[i] for i in rest], jobs=jobs, want_traces=want_traces, on_block=on_block) if rest else []
-    merged = dict(zip(rest, plain, strict=True)) | sandboxed
-    return [merged[i] for i in range(len(cells))]
+    """Evaluate cells where :func:`autotts.sandbox.evaluate_cells` says (a controller file behind the
+    sandbox unless ``trusted``; it refuses rather than run one unconfined). Order is kept."""
+    return evaluate_cells(cells, trusted=trusted, jobs=jobs, want_traces=want_traces, on_block=on_block)

@@ -6,7 +6,7 @@ The fitness rewards, against SC@64 evaluated on the same stores and seeds:
 * ``peak`` — the best mean accuracy on the grid (points of accuracy);
 * ``saving`` — the share of SC@64's tokens saved where the curve first reaches SC@64's accuracy
   (interpolated in log-tokens); a curve that never gets there scores minus a tenth of its shortfall;
-* ``auc`` — the mean accuracy over log-tokens in a fixed range (hypervolume-style, DESIGN §4);
+* ``auc`` — the mean accuracy over log-tokens in a fixed range (hypervolume-style, docs/evaluation.md);
 
 and penalises tokens that fall as β rises (beyond a 2% tolerance) and complexity (mechanisms on).
 Only the stores it is given are ever loaded; :func:`check_search_only` refuses held-out ones.

@@ -1,34 +1,23 @@
-"""Evaluating untrusted controllers in sandboxed worker processes.
+"""The parent side of the sandbox: trusted environment processes that play untrusted controllers.
 
-:func:`evaluate_sandboxed` has the contract of :func:`~autotts.evaluation.runner.evaluate` but runs
-controller files in worker processes (:mod:`.sandbox_worker`) that:
-
-* are fresh interpreters (``python -m``, not forked from a process that held gold answers) and
-  receive the stores **without gold**; the parent scores;
-* run with CPU-time, address-space and file-size limits, in their own scratch folder as working
-  directory, with an audit hook that denies network, processes, ctypes, frame and heap
-  introspection and file access outside the scratch folder and the Python installation, and (on
-  x86-64 Linux) a seccomp filter that fails fork/exec/socket system calls whatever the Python path
-  (:mod:`.sandbox_guard`); episodes cannot be copied or pickled there;
-* check after each episode that the costs were charged by the rules (a controller cannot fake its
-  token count or open more than 64 branches) and that nothing it must not touch was monkeypatched;
-* answer in JSON (the parent never unpickles worker output), each result carrying a per-job nonce
-  that code inside the worker cannot read, so forged results are rejected;
-* are killed (their whole process group) when a block overruns ``wall_seconds``, and die with the
-  parent. Each block executes the candidate's module afresh and reseeds ``random``/``numpy.random``,
-  so results do not depend on ``jobs`` or on which worker ran which block.
-
-Files are screened statically first (:mod:`.sandbox_policy`); ``screen=False`` skips that, to test
-the runtime layers alone.
+:class:`SandboxPool` starts environment processes (:mod:`.environment`: fresh interpreters with an
+empty environment that receive the stores **without gold**; the parent scores) and streams blocks of
+episodes to them. Each environment process starts the candidate runner behind the OS boundary
+(:mod:`.boundary`) and plays the real episodes for it (:mod:`.protocol`). Environment processes are
+killed (their whole process group, and with them the sandbox) when a block overruns
+``wall_seconds``. Each block executes the candidate's module afresh and reseeds
+``random``/``numpy.random``, so results do not depend on ``jobs`` or on which process ran which block.
 
 **How failures are reported.** Nothing is raised for a misbehaving controller: every problem is a
 :class:`SandboxFailure` in ``CellResult.failures`` with its ``kind``, store, question and seed.
 ``kind == "error"`` is an ordinary exception in ``run()`` (that episode counts as wrong, as in
-:func:`evaluate`). Every other kind (``violation``, ``timeout``, ``memory``, ``crash``,
-``rejected``, ``protocol``) *stops* the controller: its remaining blocks are not run and **every**
-cell of that controller comes back failed (no correct answers, zero costs), so a result never
+:func:`~autotts.evaluation.evaluate`). Every other kind (``violation``: an action or answer the rules
+forbid; ``timeout``, ``memory``, ``crash``, ``rejected``: the file does not compile; ``protocol``: the
+controller's process broke the protocol) *stops* the controller: its remaining blocks are not run and
+**every** cell of that controller comes back failed (no correct answers, zero costs), so a result never
 depends on how far it got. :func:`stopped` finds those; :func:`raise_for_stops` raises
-:class:`SandboxViolation`. :class:`SandboxError` means the sandbox itself could not run.
+:class:`SandboxViolation`. :class:`SandboxError` means the sandbox itself could not run;
+:class:`SandboxUnavailable` that the OS boundary cannot be built here (nothing is run then).
 """
 
 from __future__ import annotations
@@ -38,7 +27,6 @@ import json
 import os
 import pickle
 import queue
-import secrets
 import shutil
 import signal
 import struct
@@ -55,15 +43,15 @@ from typing import Any
 
 import numpy as np
 
-from ..data.fetch import data_dir
 from ..data.registry import load_store
-from .executors import default_jobs
-from .runner import Block, CellResult, EpisodeFailure, plan_blocks, score
-from .sandbox_policy import describe_findings, screen_source
-from .sandbox_protocol import ProtocolError, parse_block
-from .spec import Cell
+from ..evaluation.executors import default_jobs
+from ..evaluation.runner import Block, CellResult, EpisodeFailure, plan_blocks, score
+from ..evaluation.spec import Cell
+from . import boundary
+from .boundary import SandboxError, SandboxUnavailable
+from .results import ProtocolError, parse_block
 
-WORKER_MODULE = "autotts.evaluation.sandbox_worker"
+WORKER_MODULE = "autotts.sandbox.environment"
 STARTUP_SECONDS = 120.0  # importing numpy and scipy on a loaded machine
 GRACE_SECONDS = 1.0  # after SIGUSR1, how long a stopped worker may take to say where it was
 STOPPING_KINDS = frozenset({"violation", "timeout", "memory", "crash", "rejected", "protocol", "skipped"})
@@ -73,9 +61,10 @@ STOPPING_KINDS = frozenset({"violation", "timeout", "memory", "crash", "rejected
 class SandboxLimits:
     """Limits for untrusted controller code."""
 
-    cpu_seconds: float = 600.0  # per worker process (workers are replaced before they run out)
+    cpu_seconds: float = 600.0  # per candidate process (it is replaced before it runs out)
     wall_seconds: float = 120.0  # per block (25 seeds of one cell) or per inspection
-    memory_mb: int = 2048  # address space per worker
+    memory_mb: int = 2048  # address space of the candidate process
+    scratch_mb: int = 64  # total size of its scratch folder
 
 
 @dataclass
@@ -91,10 +80,6 @@ class SandboxFailure(EpisodeFailure):
         where = f"{self.store}" + (f" question {self.question}" if self.question >= 0 else "")
         where += f" seed {self.seed}" if self.seed >= 0 else ""
         return f"{self.controller} (β={self.beta:g}) stopped ({self.kind}) on {where}: {self.error}"
-
-
-class SandboxError(RuntimeError):
-    """The sandbox itself could not run (a worker failed to start, an unknown store...)."""
 
 
 class SandboxViolation(RuntimeError):
@@ -137,14 +122,13 @@ def evaluate_sandboxed(
     want_traces: bool = False,
     scratch: Path | None = None,
     on_block: Callable[[Block], None] | None = None,
-    screen: bool = True,
 ) -> list[CellResult]:
-    """Evaluate cells with every controller file run in the sandbox; results in the order of ``cells``.
-    Registry names (built-in controllers) run in the same workers. See the module docstring for
-    how failures are reported."""
+    """Evaluate cells with every controller run behind the sandbox; results in the order of ``cells``.
+    Registry names (built-in controllers) run there too. See the module docstring for how failures
+    are reported. Raises :class:`SandboxUnavailable` when the OS boundary cannot be built."""
     refs = list(dict.fromkeys(c.controller.ref for c in cells))
     stores = list(dict.fromkeys(c.store for c in cells))
-    with SandboxPool(refs, stores, jobs=jobs, limits=limits, scratch=scratch, screen=screen) as pool:
+    with SandboxPool(refs, stores, jobs=jobs, limits=limits, scratch=scratch) as pool:
         return pool.evaluate(cells, want_traces=want_traces, on_block=on_block)
 
 
@@ -159,8 +143,8 @@ class SandboxPool:
         jobs: int | None = None,
         limits: SandboxLimits = SandboxLimits(),
         scratch: Path | None = None,
-        screen: bool = True,
     ):
+        boundary.require()  # never fail open: without the boundary, nothing untrusted runs
         self.limits = limits
         self.jobs = max(1, jobs or default_jobs())
         self.own_scratch = scratch is None
@@ -170,7 +154,7 @@ class SandboxPool:
         candidates = {}
         for ref in refs:
             if is_file_ref(ref):
-                candidate, problem = _read_candidate(ref, screen)
+                candidate, problem = _read_candidate(ref)
                 if problem:
                     self.rejected[ref] = problem
                 else:
@@ -183,15 +167,17 @@ class SandboxPool:
         setup = {
             "stores": gold_free,
             "candidates": candidates,
-            "limits": {"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb},
-            "denied_roots": _protected_roots(gold_free),
             "parent_pid": os.getpid(),
+            "limits": {
+                "cpu_seconds": limits.cpu_seconds,
+                "memory_mb": limits.memory_mb,
+                "scratch_mb": limits.scratch_mb,
+            },
         }
         self.setup_frame = _frame(setup)
         self.events: queue.Queue = queue.Queue()
         self.workers: list[_Worker] = []
         self.spawned = 0
-        self.seccomp = ""  # what the first worker reported about its seccomp filter
 
     def __enter__(self) -> SandboxPool:
         return self
@@ -240,14 +226,16 @@ class SandboxPool:
             log = worker.log_tail()
             self._retire(worker)
             raise SandboxError(f"a sandbox worker exited during startup: {log or 'no output'}")
+        if message.get("t") == "unavailable":
+            self._retire(worker)
+            raise SandboxUnavailable(f"cannot run untrusted code: {message.get('error')}")
         if message.get("t") == "ready":
             worker.ready = True
-            self.seccomp = str(message.get("seccomp", ""))
 
     # ------------------------------------------------------------------ inspection
 
     def inspect(self, ref: str, betas: Sequence[float]) -> dict:
-        """Load ``ref`` in a worker and describe it (see ``sandbox_worker.describe_class``)."""
+        """Load ``ref`` in a worker and describe it (see :func:`.runner.describe_class`)."""
         if ref in self.rejected:
             return {"rejected": self.rejected[ref]}
         worker = next((w for w in self.workers if w.ready and w.job is None), None) or self._spawn()
@@ -323,7 +311,6 @@ class _Run:
                 "seed_lo": lo,
                 "seed_hi": hi,
                 "want_traces": want_traces,
-                "nonce": secrets.token_hex(16),  # echoed by the worker; candidate code cannot read it
                 **options,
             }
             for k, (i, lo, hi) in enumerate(plan_blocks(self.cells))
@@ -381,7 +368,7 @@ class _Run:
             pool._retire(worker)
             return
         kind = message.get("t")
-        if kind == "ready":
+        if kind in ("ready", "unavailable"):
             pool._handle_startup(worker, message)
         elif kind == "garbage" and worker.job is not None and "inspect" not in worker.job:
             job, worker.job = worker.job, None  # something wrote into the result stream: trust nothing more
@@ -465,7 +452,7 @@ class _Worker:
         self.where: tuple | None = None
         self.cpu = 0.0
         self.wall_seconds = wall_seconds
-        with open(folder / "stderr.log", "ab") as log:
+        with open(folder / "environment.stderr.log", "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-s", "-P", "-m", WORKER_MODULE],
                 stdin=subprocess.PIPE,
@@ -530,7 +517,7 @@ class _Worker:
 
     def log_tail(self, chars: int = 400) -> str:
         texts = []
-        for name in ("stderr.log", "worker.log"):
+        for name in ("environment.stderr.log", "environment.log", "candidate.log"):
             path = self.folder / name
             if path.is_file():
                 texts.append(path.read_bytes()[-chars:].decode("utf-8", "replace").strip())
@@ -540,41 +527,32 @@ class _Worker:
 # ---------------------------------------------------------------- helpers
 
 
-def _read_candidate(ref: str, screen: bool) -> tuple[dict, str | None]:
+def _read_candidate(ref: str) -> tuple[dict, str | None]:
+    """The file's source, or why it cannot be run (unreadable, does not compile: compiling runs no code)."""
     path, class_name = split_file_ref(ref)
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return {}, f"cannot read {path}: {exc}"
-    candidate = {"source": source, "filename": str(path.resolve()), "class_name": class_name}
+    candidate = {"source": source, "filename": path.name, "class_name": class_name}
     try:
-        findings = screen_source(source, str(path)) if screen else []
         compile(source, str(path), "exec")
-    except SyntaxError as exc:
-        return candidate, f"{path.name}: line {exc.lineno}: {exc.msg}"
-    if findings:
-        return candidate, f"rejected by the static screen: {describe_findings(findings)}"
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        return candidate, f"{path.name}: line {line}: {getattr(exc, 'msg', exc)}"
     return candidate, None
 
 
-def _protected_roots(stores: dict) -> list[str]:
-    roots = {str(data_dir())}
-    roots.update(str(Path(s.source).resolve().parent) for s in stores.values() if s.source)
-    shared = Path(__file__).resolve().parents[4] / "shared" if len(Path(__file__).resolve().parents) > 4 else None
-    if shared is not None and shared.is_dir():
-        roots.add(str(shared))
-    return sorted(roots)
-
-
 def _worker_env(folder: Path) -> dict[str, str]:
+    """The environment process's whole environment: nothing of the parent's (no API keys)."""
     package_parent = str(Path(__file__).resolve().parents[2])
     return {
-        "PATH": "/usr/bin:/bin",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(folder),
         "TMPDIR": str(folder),
         "LANG": "C.UTF-8",
         "PYTHONPATH": package_parent,  # the same autotts as the parent's
-        "PYTHONHASHSEED": "0",  # set and dict orders of strings agree across workers: results do not depend on --jobs
+        "PYTHONHASHSEED": "0",  # set and dict orders of strings agree across processes
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
         "OPENBLAS_NUM_THREADS": "1",

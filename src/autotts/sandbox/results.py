@@ -1,7 +1,8 @@
-"""Checking what a sandbox worker sends back before the parent believes any of it.
+"""Checking a block result from an environment process before the parent scores it.
 
-A worker runs untrusted code, so its messages are treated as untrusted input: JSON only (never
-pickle), and every field is checked for type and shape against the block the parent asked for.
+The environment process is trusted code, but it is a separate process that talks to an untrusted one;
+its results are JSON (never pickle) and every field is checked for type and shape against the block
+the parent asked for, so a defect anywhere on the way is a recorded failure, not a wrong score.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .runner import Block
+from ..evaluation.runner import Block
 
-FAILURE_KINDS = frozenset({"error", "violation", "memory"})
+FAILURE_KINDS = frozenset({"error", "violation", "memory", "crash", "protocol"})
 
 
 class ProtocolError(ValueError):
@@ -21,8 +22,6 @@ class ProtocolError(ValueError):
 
 def parse_block(message: dict, job: dict, questions: int) -> tuple[Block, list[dict]]:
     """A :class:`Block` (without failures) and the failure records, from a worker's block message."""
-    if message.get("nonce") != job["nonce"]:
-        raise ProtocolError("a block result without the job's nonce (forged by code in the worker?)")
     if message.get("id") != job["id"]:
         raise ProtocolError(f"the worker answered block {message.get('id')!r}, not {job['id']}")
     seeds = job["seed_hi"] - job["seed_lo"]

@@ -1,19 +1,21 @@
-"""Static screen of untrusted controller source: what a sandbox should never have to catch.
+"""Static rules for proposals: what a discovery candidate may be written with.
 
 The screen reads the source as a syntax tree (nothing is executed) and reports every construct that
-could reach outside the controller API: imports beyond an allowlist, dangerous builtins, dunder
+reaches outside the controller API: imports beyond an allowlist, dangerous builtins, dunder
 attributes, private attributes of objects the file did not create, monkeypatching of imported
 objects or of the episode, and format strings that read attributes. Each finding names its rule and
 line and says what to do instead, so a proposer can fix the file.
 
-It is a screen, not a proof: the sandbox (audit hook, resource limits, accounting checks) still
-contains whatever slips through.
+These are rules of style and scope for proposals (validation, ``autotts validate``), **not** the
+security boundary: whatever a file does, it runs behind the operating-system boundary of
+:mod:`autotts.sandbox`, which is what contains it.
 """
 
 from __future__ import annotations
 
 import ast
 import string
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -199,6 +201,10 @@ def screen_source(source: str, filename: str = "<candidate>") -> list[Finding]:
     return _Screen().run(tree)
 
 
+#: names of modules a file could reach through an allowed module's namespace
+MODULE_NAMES = frozenset(sys.stdlib_module_names) - {m.split(".")[0] for m in ALLOWED_MODULES}
+
+
 def allowed_import(module: str) -> bool:
     return module in ALLOWED_MODULES or module in ALLOWED_AUTOTTS_NAMES
 
@@ -249,6 +255,11 @@ class _Screen(ast.NodeVisitor):
                 )
         elif not allowed_import(module):
             self.flag("imports", node, f"`from {module} import ...` is not allowed; {_allowlist_hint()}")
+        else:  # an allowed module may re-export a module that is not (``from typing import sys``)
+            smuggled = [a.name for a in node.names if a.name.split(".")[0] in MODULE_NAMES]
+            if smuggled:
+                names = ", ".join(smuggled)
+                self.flag("imports", node, f"`from {module} import {names}` imports a module; {_allowlist_hint()}")
         for alias in node.names:
             self.imported.add(alias.asname or alias.name)
 
