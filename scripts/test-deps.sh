@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Programs some tests drive for real, installed only when missing and only where we may (root, as on
 # CI): headless Chromium (the report test), bubblewrap (the coding agent's file-system sandbox) and
-# the Claude Code CLI (the claude-code proposer, run against a loopback server).
+# the Claude Code CLI (the claude-code proposer, run against a loopback server), and llama.cpp's server
+# with a small real model (the collect end-to-end test; see scripts/llama-server-deps.sh).
 set -euo pipefail
 CLAUDE_VERSION=2.1.197
 
@@ -25,3 +26,6 @@ if ! command -v claude >/dev/null 2>&1 && [ ! -x /opt/claude/node_modules/.bin/c
     echo "note: the Claude Code CLI is not installed; its proposer test will be skipped" >&2
   fi
 fi
+
+# llama.cpp's server and Gemma 3 270M for the `autotts collect` end-to-end test (cached, built once)
+bash "$(dirname "$0")/llama-server-deps.sh"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from . import card as card_cmd
+from . import collect as collect_cmd
 from . import compare as compare_cmd
 from . import data as data_cmd
 from . import discover as discover_cmd
@@ -36,6 +37,7 @@ app.command("compare")(compare_cmd.compare_command)
 app.command("robustness")(robustness_cmd.robustness_command)
 app.command("verify")(verify_cmd.verify_command)
 app.add_typer(policy_cmd.app, name="policy")
+app.command("collect")(collect_cmd.collect_command)
 
 
 def main() -> None:

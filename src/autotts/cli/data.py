@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ..data import ALL_STORES, FetchError, StoreError, data_dir, fetch_store, load_store_file
 from ..data.fetch import installed_path
+from ..data.importing import import_store, installed_stores
 from .common import console, fail, progress_bar
 
 app = typer.Typer(help="Install, list and check replay stores.", no_args_is_help=True)
@@ -63,10 +64,8 @@ def list_command(
     for column in ("questions", "branches", "Δ", "mean tokens", "maj@pool %"):
         table.add_column(column, justify="right")
     found = 0
-    for name in ALL_STORES:
+    for name in installed_stores(root):  # the published stores, then imported ones
         path = installed_path(name, root)
-        if not path.is_file():
-            continue
         found += 1
         try:
             s = load_store_file(path, name).summary()
@@ -99,3 +98,36 @@ def check_command(files: list[Path] = typer.Argument(..., help="Replay files (.j
             fail(str(exc))
         s = store.summary()
         console.print(f"[green]ok[/] {path}: {s.questions} questions × {s.branches} branches, Δ={s.probe_freq}")
+
+
+@app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="A store file (.json or .json.gz), e.g. from `autotts collect`."),
+    name: str = typer.Option(..., "--name", help="Install it as MODEL/BENCH."),
+    data_dir_opt: Path = typer.Option(
+        None, "--data-dir", help="Where to install (default $AUTOTTS_DATA_DIR or ~/.cache/autotts)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace a different store already installed under NAME."),
+) -> None:
+    """Install a store of your own into the data directory, so --store MODEL/BENCH finds it.
+
+    The file is checked against the store schema and, when FILE.sha256 exists (autotts collect
+    writes it), against that checksum; the installed copy gets a checksum file of its own.
+
+    Examples:
+
+      autotts data import stores/my-model/aime25.json.gz --name my-model/aime25
+
+      autotts eval -c sc -c cmc --store my-model/aime25 --beta 0.5,1
+    """
+    root = data_dir(data_dir_opt)
+    try:
+        item = import_store(file, name, root, force=force)
+    except FetchError as exc:
+        fail(str(exc))
+    s = item.store.summary()
+    console.print(
+        f"[green]installed[/] {name} -> {item.path} (sha256 {item.sha256[:16]}…): "
+        f"{s.questions} questions × {s.branches} branches, Δ={s.probe_freq}",
+        highlight=False,
+    )

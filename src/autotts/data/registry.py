@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .catalog import ALL_STORES, split_stores
 from .fetch import data_dir, installed_path
+from .importing import installed_stores
 from .store import Store, StoreError, load_store_file
 
 _CACHE: dict[tuple[str, str], Store] = {}
@@ -27,7 +28,9 @@ def resolve_store_names(stores: list[str] | None = None, split: str | None = Non
         names.extend(split_stores(split))
     for item in stores or []:
         if "*" in item:
-            matched = [n for n in ALL_STORES if fnmatch.fnmatch(n, item)]
+            # published names, plus stores imported into the data directory (`autotts data import`)
+            known = list(dict.fromkeys([*ALL_STORES, *installed_stores(data_dir())]))
+            matched = [n for n in known if fnmatch.fnmatch(n, item)]
             if not matched:
                 raise ValueError(f"--store {item!r} matches no known store")
             names.extend(matched)

@@ -43,12 +43,15 @@ class Branch:
 
     ``steps`` are the answers revealed by successive advances: the probe answers, then the final
     answer. ``probes`` is their count L; the advance with index L reveals the final answer.
+    ``confidence`` (collected stores only, else None) has one value per interval, L + 1 in all:
+    the value of the interval each advance generated (None where the server sent no log-probabilities).
     """
 
     probes: int
     tokens: int
     final: str
     steps: tuple[str, ...]
+    confidence: tuple[float | None, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class Store:
     name: str
     questions: list[Question]
     source: str = ""
+    metadata: dict | None = None  # collected stores (format autotts-store/1): how they were collected
 
     @property
     def model(self) -> str:
@@ -83,7 +87,7 @@ class Store:
         return self.name.split("/")[-1]
 
     def without_gold(self) -> Store:
-        return Store(self.name, [q.without_gold() for q in self.questions], self.source)
+        return Store(self.name, [q.without_gold() for q in self.questions], self.source, self.metadata)
 
     def summary(self) -> StoreSummary:
         return StoreSummary.of(self)
@@ -194,7 +198,10 @@ def _parse_branch(raw: object, path: Path, q: int, b: int, intern: dict[str, str
 
 
 def parse_store(raw: object, path: Path, name: str) -> Store:
-    """Check the upstream schema and build the internal form."""
+    """Check the schema and build the internal form: an upstream list of questions, or the extended
+    format of collected stores (see :func:`parse_extended`)."""
+    if isinstance(raw, dict) and "format" in raw:
+        return parse_extended(raw, path, name)
     if not isinstance(raw, list):
         raise StoreError(path, f"top level must be a list of questions, got {type(raw).__name__}")
     if not raw:
@@ -232,6 +239,88 @@ def parse_store(raw: object, path: Path, name: str) -> Store:
             )
         questions.append(Question(q, text, sys.intern(gold), freq, branches))
     return Store(name=name, questions=questions, source=str(path))
+
+
+EXTENDED_FORMAT = "autotts-store/1"
+
+
+def parse_extended(raw: dict, path: Path, name: str) -> Store:
+    """The extended format written by ``autotts collect``::
+
+        {"format": "autotts-store/1", "metadata": {...}, "questions": [UPSTREAM QUESTION, ...]}
+
+    ``questions`` is an upstream store (so ``json.load(f)["questions"]`` feeds the published
+    harness); each question may carry an ``autotts`` object of extra signals, of which the per-interval
+    ``confidence`` reaches the replay environment. See docs/collect.md.
+    """
+    if raw.get("format") != EXTENDED_FORMAT:
+        raise StoreError(
+            path, f"unknown store format {raw.get('format')!r} (this autotts reads {EXTENDED_FORMAT})", field="format"
+        )
+    metadata = raw.get("metadata")
+    if not isinstance(metadata, dict):
+        raise StoreError(path, f"must be an object, got {type(metadata).__name__}", field="metadata")
+    store = parse_store(raw.get("questions"), path, name)
+    questions = []
+    for q, (obj, question) in enumerate(zip(raw["questions"], store.questions, strict=True)):
+        extras = obj.get("autotts")
+        if extras is None:
+            questions.append(question)
+            continue
+        if not isinstance(extras, dict):
+            raise StoreError(path, "must be an object", question=q, field="autotts")
+        rows = extras.get("branches")
+        if not isinstance(rows, list) or len(rows) != len(question.branches):
+            raise StoreError(
+                path,
+                f"must list one object per branch ({len(question.branches)})",
+                question=q,
+                field="autotts.branches",
+            )
+        branches = []
+        for b, (row, branch) in enumerate(zip(rows, question.branches, strict=True)):
+            branches.append(_extend_branch(row, branch, path, q, f"autotts.branches[{b}]"))
+        questions.append(Question(question.index, question.text, question.gold, question.probe_freq, tuple(branches)))
+    return Store(name=name, questions=questions, source=str(path), metadata=metadata)
+
+
+def _extend_branch(row: object, branch: Branch, path: Path, q: int, where: str) -> Branch:
+    if not isinstance(row, dict):
+        raise StoreError(path, "must be an object", question=q, field=where)
+    intervals = branch.probes + 1
+    tokens = row.get("interval_tokens")
+    if tokens is not None:
+        if not isinstance(tokens, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in tokens):
+            raise StoreError(path, "must be a list of integers", question=q, field=f"{where}.interval_tokens")
+        if len(tokens) != intervals or sum(tokens) != branch.tokens:
+            raise StoreError(
+                path,
+                f"must have {intervals} entries (probes + 1) summing to branch_tokens {branch.tokens}; "
+                f"has {len(tokens)} summing to {sum(tokens)}",
+                question=q,
+                field=f"{where}.interval_tokens",
+            )
+    probe_tokens = row.get("probe_tokens")
+    if probe_tokens is not None and (not isinstance(probe_tokens, list) or len(probe_tokens) != branch.probes):
+        raise StoreError(
+            path, f"must list {branch.probes} probe token counts", question=q, field=f"{where}.probe_tokens"
+        )
+    confidence = row.get("confidence")
+    if confidence is None:
+        return branch
+    if (
+        not isinstance(confidence, list)
+        or len(confidence) != intervals
+        or not all(c is None or (isinstance(c, (int, float)) and not isinstance(c, bool)) for c in confidence)
+    ):
+        raise StoreError(
+            path,
+            f"must be a list of {intervals} numbers or nulls (one per interval)",
+            question=q,
+            field=f"{where}.confidence",
+        )
+    values = tuple(None if c is None else float(c) for c in confidence)
+    return Branch(branch.probes, branch.tokens, branch.final, branch.steps, values)
 
 
 def store_name_for(path: Path) -> str:

@@ -182,6 +182,21 @@ class Episode:
         """All answers a branch has revealed so far, oldest first."""
         return list(self._src[branch_id].steps[self._first[branch_id] : self._taken[branch_id]])
 
+    @property
+    def has_confidence(self) -> bool:
+        """Whether this question's branches carry per-interval confidence (collected stores only)."""
+        return bool(self._pool) and self._pool[0].confidence is not None
+
+    def confidence(self, branch_id: int) -> list[float | None]:
+        """Per-interval confidence of the intervals a branch has revealed so far, oldest first: one
+        value per advance it received (all of them once read whole). Only collected stores carry it
+        (DeepConf group confidence over each interval; None where the server sent no log-probabilities);
+        on other stores this raises :class:`EpisodeError`. Observing it costs nothing."""
+        values = self._src[branch_id].confidence
+        if values is None:
+            raise EpisodeError("confidence: this store carries none (collect it with --top-logprobs > 0)")
+        return list(values[: self._taken[branch_id]])
+
     def is_live(self, branch_id: int) -> bool:
         return branch_id in self._live
 
