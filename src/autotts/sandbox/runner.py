@@ -306,6 +306,14 @@ class RemoteEpisode(Episode):
     def history(self, branch_id: int) -> list[str]:
         return list(self._hist[branch_id])
 
+    @property
+    def has_confidence(self) -> bool:
+        """Per-interval confidence does not cross the protocol yet (version 1 carries answers only)."""
+        return False
+
+    def confidence(self, branch_id: int) -> list[float | None]:
+        raise EpisodeError("confidence: not available to sandboxed controllers (protocol version 1 carries answers)")
+
 
 # ---------------------------------------------------------------- run_batch(): one revealed batch
 
