@@ -79,13 +79,12 @@ def measure(source: str, label: str, seeds: int, jobs: int) -> dict:
         episodes = sum(c.seeds for c in cells) * 30
         cpu, started = cpu_seconds(), time.perf_counter()
         with candidate_pool([spec.ref], stores, jobs=jobs, scratch=Path(tmp) / "scratch") as pool:
-            results = pool.evaluate(cells)
-        # environment processes have exited (RUSAGE_CHILDREN); candidate processes report their own
-        evaluated, sandbox_cpu = time.perf_counter(), cpu_seconds() - cpu + pool.candidate_cpu
-        with candidate_pool([spec.ref], stores, jobs=jobs, scratch=Path(tmp) / "scratch") as pool:
+            results = pool.evaluate(cells)  # one pool for the round, as the discovery loop keeps it
+            evaluated = time.perf_counter()
             traced = pool.evaluate(grid([spec], DEFAULT_BETAS, stores, 1), want_traces=True)
         trace_digest(traced, DEFAULT_BETAS)
-        done = time.perf_counter()
+        # environment processes have exited (RUSAGE_CHILDREN); candidate processes report their own
+        done, sandbox_cpu = time.perf_counter(), cpu_seconds() - cpu + pool.candidate_cpu
         cpu, plain_started = cpu_seconds(), time.perf_counter()
         plain = evaluate(cells, jobs=jobs)
         plain_done, plain_cpu = time.perf_counter(), cpu_seconds() - cpu
@@ -98,11 +97,12 @@ def measure(source: str, label: str, seeds: int, jobs: int) -> dict:
     print(f"{label}: {len(cells)} cells, {episodes:,} episodes, jobs={jobs}")
     print(f"  sandboxed evaluation: {sandboxed:6.1f} s  ({episodes / sandboxed:,.0f} episodes/s)")
     print(f"  trace pass + digest:  {done - evaluated:6.1f} s")
-    print(f"  round total:          {done - started:6.1f} s  (evaluation CPU {sandbox_cpu:.1f} s)")
+    print(f"  round total:          {done - started:6.1f} s  (CPU {sandbox_cpu:.1f} s, trace pass included)")
     print(f"  failures: {failures}")
     rate = episodes / in_process
     print(f"  in-process:           {in_process:6.1f} s  CPU {plain_cpu:6.1f} s  ({rate:,.0f} episodes/s)")
-    print(f"  sandboxed / in-process: {sandboxed / in_process:.2f}x wall, {sandbox_cpu / plain_cpu:.2f}x CPU")
+    ratios = f"{sandboxed / in_process:.2f}x wall (evaluation), {sandbox_cpu / plain_cpu:.2f}x CPU"
+    print(f"  sandboxed / in-process: {ratios}")
     print(f"  identical results: {same}")
     mean_at_1 = sum(r.accuracy for r in results if r.beta == 1.0) / len(stores)
     print(f"  check: mean search accuracy at β=1 = {mean_at_1:.2f}%")
