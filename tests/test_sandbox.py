@@ -448,3 +448,45 @@ def test_the_seccomp_program_denies_process_creation():
     numbers = {struct.unpack("<HBBI", program[i : i + 8])[3] for i in range(0, len(program), 8)}
     for call in ("clone", "clone3", "fork", "vfork", "execve", "socket", "ptrace", "kill", "pidfd_open"):
         assert boundary.SYSCALLS["x86_64"][call] in numbers
+
+
+def test_confidence_reaches_sandboxed_controllers_once_revealed(tmp_path):
+    """On a store with per-interval confidence (as `autotts collect` writes), a sandboxed controller
+    reads exactly what the in-process episode shows: the confidence of the intervals revealed."""
+    from dataclasses import replace
+
+    from autotts.data import load_store, register_store, unregister_store
+
+    base = load_store(STORE)
+    rng = np.random.default_rng(7)
+
+    def with_confidence(branch):
+        values = [None if rng.random() < 0.1 else round(float(rng.uniform(5, 20)), 3) for _ in range(branch.probes + 1)]
+        return replace(branch, confidence=tuple(values))
+
+    questions = [replace(q, branches=tuple(with_confidence(b) for b in q.branches)) for q in base.questions[:6]]
+    register_store("test-model/confident", replace(base, name="test-model/confident", questions=questions))
+    path = tmp_path / "confident.py"
+    path.write_text(
+        "from autotts.controllers import Controller\n\n\n"
+        "class Confident(Controller):\n"
+        "    def run(self, episode):\n"
+        "        assert episode.has_confidence\n"
+        "        ids = episode.spawn(6)\n"
+        "        episode.advance(ids[:3], [2, 1, 3])\n"
+        "        episode.read_full(2)\n"
+        "        def score(i):\n"
+        "            values = [c for c in episode.confidence(i) if c is not None]\n"
+        "            return (sum(values) / len(values)) if values else 0.0\n"
+        "        best = max(range(episode.opened), key=score)\n"
+        "        episode.note(best=best, seen=len(episode.confidence(best)))\n"
+        "        return episode.answer(best)\n"
+    )
+    try:
+        cells = [Cell(ControllerSpec(str(path)), 1.0, "test-model/confident", 3)]
+        (sandboxed,) = evaluate_sandboxed(cells, jobs=1, want_traces=True, scratch=tmp_path / "s")
+        (trusted,) = evaluate(cells, jobs=1, want_traces=True)
+    finally:
+        unregister_store("test-model/confident")
+    assert not sandboxed.failures and sandboxed.answers == trusted.answers
+    assert [t["trace"] for t in sandboxed.traces] == [t["trace"] for t in trusted.traces]  # notes included

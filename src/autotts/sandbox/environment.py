@@ -263,6 +263,7 @@ class EpisodeSession:
         self.whole = np.zeros((batch.rows, batch.width), dtype=bool)  # read whole: only the final answer shown
         self.questions = store.questions
         self.lookup: dict[int, dict[str, int]] = {}
+        self.confidence = confidence_table(store.questions, batch._steps.shape)  # None: the store has none
         self.traces: dict[int, list] | None = {} if job["want_traces"] else None
         self.open = set(range(len(order)))
         self.is_open = np.ones(len(order), dtype=bool)
@@ -280,6 +281,7 @@ class EpisodeSession:
                 "reseed": f"{job['store']}|{job['beta']!r}|{job['seed_lo']}",
                 "sequential": bool(job.get("seed_each_episode")),
                 "probe_freq": self.probe_freq,
+                "confidence": self.confidence is not None,
                 # per episode: id, seed, ceiling, and a tag for reseeding that does not name the question
                 "episodes": [
                     [eid, seed, self.batch.width, zlib.crc32(f"{seed}|{q}".encode())]
@@ -423,6 +425,10 @@ class EpisodeSession:
         words, shown_latest = self.shown(latest)
         more_words, shown_passed = self.shown(passed)
         vocab = words + more_words  # the runner numbers them in this order too
+        if self.confidence is not None:  # each interval a wave revealed, its confidence (NaN: none sent)
+            src = np.repeat(batch._src[cell_rows, cell_cols], took)
+            step = np.arange(int(took.sum())) - np.repeat(np.cumsum(took) - took, took)
+            shown_confidence = self.confidence[src, np.repeat(taken_before, took) + step]
         if self.traces is not None:
             self._trace_waves(episodes, kinds, sizes, cell_cols, latest, charge, took)
         for eid, answer, kind, text in finished:
@@ -436,6 +442,8 @@ class EpisodeSession:
             "passed_n": passed_n,
             "passed": shown_passed,
         }
+        if self.confidence is not None:
+            out["confidence"] = shown_confidence
         return {"vocab": vocab}, out
 
     def shown(self, real_ids: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -514,6 +522,20 @@ class EpisodeSession:
             )
         self.open.discard(eid)
         self.is_open[eid] = False
+
+
+def confidence_table(questions: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """Per-interval confidence laid out like :class:`EpisodeBatch`'s answer table (pool branch of each
+    question × interval; NaN where the server sent none), or None for a store without it."""
+    if not questions or questions[0].branches[0].confidence is None:
+        return None
+    table = np.full(shape, np.nan)
+    pool = len(questions[0].branches)
+    for k, question in enumerate(questions):
+        for b, branch in enumerate(question.branches):
+            values = [np.nan if c is None else c for c in branch.confidence or ()]
+            table[k * pool + b, : len(values)] = values
+    return table
 
 
 class BatchSession:

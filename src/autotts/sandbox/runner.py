@@ -111,6 +111,7 @@ class Scheduler:
         self.main = greenlet.getcurrent()
         self.cohort = Cohort(())  # the cohort whose episode is running
         self.urgent = False
+        self.confidence = False  # whether the store carries per-interval confidence
         self.vocab: list[str] = []  # answer strings by the ids the environment sends
 
     def ask(self, episode: int, kind: int, size: int, ids: list[int] | None, steps: list[int] | None) -> tuple:
@@ -209,12 +210,27 @@ class Scheduler:
         for k, skipped in passed.items():  # few: only branches that took several intervals at once
             wave = bisect_right(ends, k)
             by_wave.setdefault(wave, {})[k - (ends[wave] - sizes[wave])] = skipped
+        confidence = self._confidence(got, took)
         replies, offset = [], 0
         for wave, end in enumerate(ends):
             skipped = by_wave.get(wave, {})
-            replies.append((answers[offset:end], charges[offset:end], finished[offset:end], took[offset:end], skipped))
+            reply = (answers[offset:end], charges[offset:end], finished[offset:end], took[offset:end], skipped)
+            replies.append((*reply, confidence[offset:end] if confidence else None))
             offset = end
         return replies
+
+    def _confidence(self, got: dict[str, np.ndarray], took: list[int]) -> list[list[float | None]] | None:
+        """Per branch, the confidence of each interval it revealed (None where the server sent none)."""
+        if not self.confidence:
+            return None
+        flat = [None if c != c else c for c in got["confidence"].tolist()]  # NaN -> None
+        if len(flat) != sum(took):
+            raise ProtocolError("the environment sent a wrong number of confidence values")
+        out, at = [], 0
+        for count in took:
+            out.append(flat[at : at + count])
+            at += count
+        return out
 
 
 class RemoteEpisode(Episode):
@@ -222,7 +238,7 @@ class RemoteEpisode(Episode):
     rules (illegal actions raise the same :class:`EpisodeError` before anything is sent), but every
     answer and every charge arrives only when an action reveals it."""
 
-    __slots__ = ("_id", "_scheduler", "_hist")
+    __slots__ = ("_id", "_scheduler", "_hist", "_confidence")
 
     def __init__(self, scheduler: Scheduler, episode_id: int, seed: int, max_branches: int, probe_freq: int):
         # no Episode.__init__: there is no question here, only what the environment reveals
@@ -235,6 +251,7 @@ class RemoteEpisode(Episode):
         self._id = episode_id
         self._scheduler = scheduler
         self._hist: list[list[str]] = []  # answers each branch revealed, oldest first
+        self._confidence: dict[int, list[float | None]] = {}  # confidence of each interval revealed
         self._src = self._hist  # Episode counts opened branches by len(_src)
         self._taken, self._charged, self._status, self._latest = [], [], [], []
         self._first: list[int] = []
@@ -263,7 +280,10 @@ class RemoteEpisode(Episode):
 
     def _reveal(self, action: str, ids: list[int], reply: tuple, multi: bool) -> list[str]:
         """Book what a wave revealed, as :class:`Episode` books what it charges."""
-        answers, charges, finished, took, passed = reply
+        answers, charges, finished, took, passed, confidence = reply
+        if confidence is not None:
+            for i, values in zip(ids, confidence, strict=True):
+                self._confidence.setdefault(i, []).extend(values)
         if len(answers) != len(ids):
             raise ProtocolError("the environment revealed a wrong number of answers")
         taken, charged, latest, hist = self._taken, self._charged, self._latest, self._hist
@@ -308,11 +328,13 @@ class RemoteEpisode(Episode):
 
     @property
     def has_confidence(self) -> bool:
-        """Per-interval confidence does not cross the protocol yet (version 1 carries answers only)."""
-        return False
+        return self._scheduler.confidence
 
     def confidence(self, branch_id: int) -> list[float | None]:
-        raise EpisodeError("confidence: not available to sandboxed controllers (protocol version 1 carries answers)")
+        if not self._scheduler.confidence:
+            raise EpisodeError("confidence: this store carries none (collect it with --top-logprobs > 0)")
+        self._hist[branch_id]  # noqa: B018 - an unopened branch raises IndexError, as in Episode
+        return list(self._confidence.get(branch_id, []))
 
 
 # ---------------------------------------------------------------- run_batch(): one revealed batch
@@ -519,6 +541,7 @@ class Runner:
             self.channel.send({"t": protocol.PLAYED, "error": error, "cpu": cpu_seconds(), "ops": names}, arrays)
             return None
         scheduler = Scheduler(self.channel)
+        scheduler.confidence = bool(message.get("confidence"))
         sequential = bool(message.get("sequential"))
         freq = int(message["probe_freq"])
 
