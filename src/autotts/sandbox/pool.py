@@ -133,7 +133,8 @@ def evaluate_sandboxed(
 
 
 class SandboxPool:
-    """Workers for a fixed set of controller references and stores, started on demand."""
+    """Environment processes (each with its candidate process behind the boundary) for a fixed set of
+    controller references and stores, started on demand."""
 
     def __init__(
         self,
@@ -447,6 +448,8 @@ class _Run:
 
 
 class _Worker:
+    """One environment process, seen from the parent."""
+
     def __init__(self, folder: Path, setup_frame: bytes, events: queue.Queue, wall_seconds: float):
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
