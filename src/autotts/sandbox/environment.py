@@ -44,6 +44,20 @@ from .runner import ID_STRIDE, MAX_ERROR_CHARS, MAX_NOTE_CHARS
 WHERE_EXIT_CODE = 70  # this process reported where it was stopped
 
 
+def expect(arrays: dict[str, np.ndarray], name: str, kind: str, shape: tuple) -> np.ndarray:
+    """The array ``name`` of a message, of numpy kind ``kind`` (``i`` integers, ``b`` booleans) and
+    ``shape`` (None: any length), or ValueError: the candidate's process sent something malformed."""
+    array = arrays.get(name)
+    if (
+        array is None
+        or array.dtype.kind != kind
+        or array.ndim != len(shape)
+        or any(want is not None and got != want for got, want in zip(array.shape, shape, strict=True))
+    ):
+        raise ValueError(f"'{name}' must be a {kind} array of shape {shape}")
+    return array
+
+
 class Violation(Exception):
     """The runner broke the rules or the protocol: the block ends with this failure."""
 
@@ -322,22 +336,15 @@ class EpisodeSession:
                 "violation", self.first_open(), f"an action the episode's rules do not allow: {exc}"[:300]
             ) from None
 
-    def _column(self, arrays: dict, name: str, kind: str, length: int | None = None) -> np.ndarray:
-        column = arrays.get(name)
-        wrong_length = length is not None and column is not None and len(column) != length
-        if column is None or column.ndim != 1 or column.dtype.kind != kind or wrong_length:
-            raise ValueError(f"the column '{name}' is missing or malformed")
-        return column.astype(np.int64)
-
     def _apply(self, ops: list, arrays: dict) -> tuple[dict, dict[str, np.ndarray]]:
         batch = self.batch
         rows, width = batch.rows, batch.width
         # the waves, as columns: one per acting episode
-        episodes = self._column(arrays, "episode", "i")
-        kinds = self._column(arrays, "kind", "i", len(episodes))
-        sizes = self._column(arrays, "size", "i", len(episodes))
-        ids = self._column(arrays, "ids", "i")
-        steps = self._column(arrays, "steps", "i", len(ids))
+        episodes = expect(arrays, "episode", "i", (None,)).astype(np.int64)
+        kinds = expect(arrays, "kind", "i", (len(episodes),)).astype(np.int64)
+        sizes = expect(arrays, "size", "i", (len(episodes),)).astype(np.int64)
+        ids = expect(arrays, "ids", "i", (None,)).astype(np.int64)
+        steps = expect(arrays, "steps", "i", (len(ids),)).astype(np.int64)
         if len(episodes):
             unknown = (episodes < 0) | (episodes >= len(self.order))
             if ((kinds < 0) | (kinds > 2) | (sizes < 0) | unknown).any():
@@ -606,12 +613,6 @@ class BatchSession:
         row = int(np.argmax(batch._active))
         return int(batch._row_seed[row]), int(batch._row_question[row])
 
-    def _array(self, arrays: dict, name: str, shape: tuple, kind: str) -> np.ndarray:
-        array = arrays.get(name)
-        if array is None or array.shape != shape or array.dtype.kind != kind:
-            raise ValueError(f"'{name}' must be a {kind} array of shape {shape}")
-        return array
-
     def apply_all(self, ops: Any, arrays: dict) -> tuple[dict, dict[str, np.ndarray]]:
         """The actions of one message in order (those that reveal nothing travel with the next one
         that does); returns what the last revealed."""
@@ -634,23 +635,23 @@ class BatchSession:
         rows, width = batch.rows, batch.width
         finished_before = batch._finished.copy()
         if op in ("spawn", "read_full"):
-            counts = self._array(arrays, "counts", (rows,), "i")
+            counts = expect(arrays, "counts", "i", (rows,))
             opened = batch._opened.copy()
             getattr(batch, op)(counts)
             ids = np.arange(width)
             changed = (ids >= opened[:, None]) & (ids < batch._opened[:, None])
         elif op == "advance":
-            steps = self._array(arrays, "steps", (rows, width), "i")
-            order = self._array(arrays, "order", (rows, width), "i") if "order" in arrays else None
+            steps = expect(arrays, "steps", "i", (rows, width))
+            order = expect(arrays, "order", "i", (rows, width)) if "order" in arrays else None
             batch.advance(steps, order)
             changed = steps != 0
         elif op == "prune":
-            mask = self._array(arrays, "mask", (rows, width), "b")
+            mask = expect(arrays, "mask", "b", (rows, width))
             batch.prune(mask)
             return {}, {}
         elif op == "stop":
-            mask = self._array(arrays, "rows", (rows,), "b")
-            shown = self._array(arrays, "answers", (rows,), "i")
+            mask = expect(arrays, "rows", "b", (rows,))
+            shown = expect(arrays, "answers", "i", (rows,))
             batch.stop(mask, self.real_answers(mask, shown))
             return {}, {}
         elif op == "compact":

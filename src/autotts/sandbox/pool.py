@@ -389,7 +389,7 @@ class _Run:
                 pool._retire(worker)
                 return
             cpu = float(message.get("cpu") or 0.0)  # the candidate process's, as it reports it (for recycling)
-            pool.candidate_cpu += max(0.0, cpu - worker.cpu) if cpu >= worker.cpu else cpu  # a new process
+            pool.candidate_cpu += cpu - worker.cpu if cpu >= worker.cpu else cpu  # lower: a new process
             worker.cpu = cpu
             cell = self.cells[job["cell"]]
             block.failures = [_failure(cell, f["kind"], f["seed"], f["question"], f["error"]) for f in failures]
