@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autotts.controllers import get_controller_class
+from autotts.controllers.base import get_controller_class
 from autotts.data.catalog import split_stores
 from autotts.evaluation import CellResult, ControllerSpec, evaluate, grid, paired_difference, tokens_at_accuracy
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from autotts import Episode, EpisodeError, UpstreamQuestion, branch_order, trace_records
+from autotts.env import Episode, EpisodeError, UpstreamQuestion, branch_order, trace_records
 from synthetic import make_question
 
 # pool order under seed 0 decides which pool branch is opened first; tests use identical-shape pools

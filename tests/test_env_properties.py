@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autotts import Episode, EpisodeError, branch_order
+from autotts.env import Episode, EpisodeError, branch_order
 from synthetic import make_question
 
 answers = st.sampled_from(["1", "2", "3", "ERR"])

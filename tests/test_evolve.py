@@ -178,7 +178,8 @@ def test_proposer_continues_from_its_history(tmp_path: Path) -> None:
 
 
 def test_shipped_evo_is_its_genome_and_documents_its_provenance() -> None:
-    from autotts.controllers import evo, get_controller_class
+    from autotts.controllers import evo
+    from autotts.controllers.base import get_controller_class
 
     cls = get_controller_class("evo")
     assert cls.__module__ == evo.__name__

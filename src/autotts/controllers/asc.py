@@ -7,11 +7,10 @@ import numpy as np
 
 from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k, register
+from .base import Controller, budget_k
 from .votes import confidence, confidence_rows, majority, vote_stats
 
 
-@register("asc")
 class AdaptiveConsistency(Controller):
     """ASC. β = 1 is the published configuration (at most 64 reads, threshold 0.95);
     max_samples = round(64^β)."""

@@ -14,11 +14,10 @@ import numpy as np
 
 from ..env.batch import EpisodeBatch, first_in_rows
 from ..env.core import Episode
-from .base import Controller, register
+from .base import Controller
 from .votes import confidence, confidence_rows, count_stats, majority
 
 
-@register("cmc")
 class ConfidenceMomentum(Controller):
     """CMC with the published β schedule (the published β schedule of the AutoTTS paper's discovered controller)."""
 

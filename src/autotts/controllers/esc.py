@@ -7,11 +7,10 @@ import numpy as np
 
 from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k, register
+from .base import Controller, budget_k
 from .votes import majority
 
 
-@register("esc")
 class EarlyStoppingConsistency(Controller):
     """ESC. β = 1 is the published configuration (at most 64 reads, window 8);
     max_samples = round(64^β), window = min(8, max_samples)."""

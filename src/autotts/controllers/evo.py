@@ -74,7 +74,7 @@ from collections import deque
 
 from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, register
+from .base import Controller
 from .space import SpaceController
 from .votes import confidence, majority, vote_stats
 
@@ -112,7 +112,6 @@ GENOME = {
 }
 
 
-@register("evo")
 class EvolvedController(Controller):
     """The mechanisms above, with every knob derived from β."""
 

@@ -7,11 +7,10 @@ import numpy as np
 
 from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k, register
+from .base import Controller, budget_k
 from .votes import majority
 
 
-@register("parallel-probe")
 class ParallelProbe(Controller):
     """β = 1 is the published configuration (64 chains, stability T = 40, patience 7, warm-up 15,
     one interval per step, at most 100 steps); chains = round(64^β).

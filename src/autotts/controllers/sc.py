@@ -6,11 +6,10 @@ import numpy as np
 
 from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k, register
+from .base import Controller, budget_k
 from .votes import majority
 
 
-@register("sc")
 class SelfConsistency(Controller):
     """SC@k. β = 1 is SC@64; k = round(64^β)."""
 

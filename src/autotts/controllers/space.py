@@ -44,7 +44,7 @@ import numpy as np
 
 from ..env.batch import EpisodeBatch, first_in_rows
 from ..env.core import Episode
-from .base import Controller, register
+from .base import Controller
 from .votes import confidence, confidence_rows, majority, vote_stats
 
 
@@ -247,7 +247,6 @@ def baseline_genome(name: str) -> dict[str, Any]:
     return check_genome(BASELINE_GENOMES[name])
 
 
-@register("space")
 class SpaceController(Controller):
     """The parametric controller of the structured space. Its one extra parameter ``genome`` (a JSON
     string, so it travels as an evaluation override) fixes the mechanisms; β sets every knob.
