@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
+from ..data import StoreError, StoreNotInstalled, load_store
 from ..evaluation import Cell, blocks_in
 from ..report.compare import Comparison, per_store_comparisons
 from ..report.runs import ReportInputError, failure_lines, parse_ref, run_cells
-from .common import console, err_console, fail, progress_bar
+from .common import console, err_console, fail, progress_bar, resolve_stores
 
 
 def compare_command(
@@ -45,7 +45,7 @@ def compare_command(
     clock = Clock()
     try:
         ref_a, ref_b = parse_ref(a, trusted=trusted), parse_ref(b, trusted=trusted)
-        names = resolve_store_names(store, None if store else split)
+        names = resolve_stores(store, None if store else split)
         for name in names:
             load_store(name)
     except (ReportInputError, StoreNotInstalled, StoreError, ValueError) as exc:

@@ -12,8 +12,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from .common import console, err_console, fail, parse_floats, progress_bar
+from ..data import StoreError, StoreNotInstalled, load_store
+from .common import console, err_console, fail, parse_floats, progress_bar, resolve_stores
 
 
 class _ConsoleReporter:
@@ -160,7 +160,7 @@ def discover_command(
 def _stores(items: list[str], option: str) -> list[str]:
     parts = [p.strip() for item in items for p in item.split(",") if p.strip()]
     try:
-        return resolve_store_names(parts)
+        return resolve_stores(parts, option=option)
     except ValueError as exc:
         fail(f"{option}: {exc}")
 

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .common import console, err_console, fail, parse_floats
+from .common import console, err_console, fail, parse_floats, resolve_stores
 
 app = typer.Typer(
     help="The policy registry: versions with evidence, approvals, aliases and an audit log.",
@@ -76,7 +76,7 @@ def register_command(
 
       autotts policy register evo evo --beta 1 --robustness results/robustness-evo
     """
-    from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
+    from ..data import StoreError, StoreNotInstalled, load_store
     from ..governance.evidence import EvidencePlan
 
     ref = controller
@@ -88,7 +88,7 @@ def register_command(
         except ReportInputError as exc:
             fail(str(exc))
     try:
-        stores = resolve_store_names(store, None if store else "heldout")
+        stores = resolve_stores(store, None if store else "heldout")
         for s in [*stores, quick_store]:
             load_store(s)
     except (StoreNotInstalled, StoreError, ValueError) as exc:

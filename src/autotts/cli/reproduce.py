@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store, resolve_store_names
+from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store
 from ..evaluation import blocks_in, evaluate
-from .common import console, err_console, fail, progress_bar
+from .common import console, err_console, fail, progress_bar, resolve_stores
 
 
 def reproduce_command(
@@ -77,7 +77,7 @@ def reproduce_command(
 
 def _stores(store: list[str] | None) -> list[str]:
     try:
-        names = resolve_store_names(store) if store else list(ALL_STORES)
+        names = resolve_stores(store) if store else list(ALL_STORES)
         for name in names:
             load_store(name)
     except (StoreNotInstalled, StoreError, ValueError) as exc:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from .common import console, err_console, fail, parse_floats
+from ..data import StoreError, StoreNotInstalled, load_store
+from .common import console, err_console, fail, parse_floats, resolve_stores
 
 
 class _Progress:
@@ -112,7 +112,7 @@ def robustness_command(
     try:
         entry = resolve_entry(policy, trusted=trusted)
         others = [resolve_entry(a, trusted=trusted) for a in against.split(",") if a.strip()]
-        names = resolve_store_names(store, None if store else split)
+        names = resolve_stores(store, None if store else split)
         for name in names:
             load_store(name)
         chosen = select_conditions(

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..discovery.validation import summary_rows, validate_candidate
 from ..sandbox import SandboxError
-from .common import console, err_console, fail, parse_floats
+from .common import check_store_names, console, err_console, fail, parse_floats
 
 
 def validate_command(
@@ -43,6 +43,7 @@ def validate_command(
     """
     if not file.is_file():
         fail(f"{file}: no such file")
+    check_store_names([store])
     grid = parse_floats(betas, "--betas")
     if not grid or any(not 0.0 <= b <= 1.0 for b in grid):
         fail("--betas takes values in [0, 1], e.g. --betas 0,0.5,1")
