@@ -29,8 +29,8 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # paths and sentences are never broken mid-word off a terminal
+err_console = Console(stderr=True, soft_wrap=True)
 
 USAGE_ERROR = 2
 DATA_DIR_ENV = "AUTOTTS_DATA_DIR"
@@ -201,8 +201,9 @@ def print_table(table: Table, *, out: Console | None = None) -> None:
         header = str(column.header)
         if _numeric(column):
             column.no_wrap = True
-            column.min_width = max([len(header.split()[0]) if header.split() else 1]
-                                   + [len(t) for t in _cell_texts(column)])
+            column.min_width = max(
+                [len(header.split()[0]) if header.split() else 1] + [len(t) for t in _cell_texts(column)]
+            )
         else:
             column.no_wrap = False
             column.overflow = "fold"
@@ -327,7 +328,7 @@ def guard(command: Callable[..., Any]) -> Callable[..., Any]:
             _data_dir_option(kwargs.pop("global_data_dir", None))
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, typer.BadParameter, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
             err_console.print("interrupted")

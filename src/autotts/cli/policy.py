@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .common import console, err_console, fail, parse_floats, resolve_stores
+from .common import beta_callback, console, err_console, fail, parse_floats, print_table, resolve_stores
 
 app = typer.Typer(
     help="The policy registry: versions with evidence, approvals, aliases and an audit log.",
@@ -48,7 +48,7 @@ def _registry(path: Path | None, mlflow_uri: str | None = None) -> Iterator[Any]
 def register_command(
     name: str = typer.Argument(..., help="Policy name (e.g. evo)."),
     controller: str = typer.Argument(..., help="Registry name, FILE.py[:Class] or a discovery RUN folder."),
-    beta: float = typer.Option(..., "--beta", "-b", help="The β the policy runs at."),
+    beta: float = typer.Option(..., "--beta", "-b", callback=beta_callback("--beta"), help="The β the policy runs at."),
     by: str = typer.Option(None, "--by", help="Who registers it (default $USER)."),
     store: list[str] = typer.Option(None, "--store", "-s", help="Held-out stores for the evidence (default: heldout)."),
     seeds: int = typer.Option(20, "--seeds", min=1, help="Seeds per question in the held-out evidence."),
@@ -143,7 +143,7 @@ def list_command(
             r["by"],
             r["id"][:12],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("show")

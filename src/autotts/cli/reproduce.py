@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store
 from ..evaluation import blocks_in, evaluate
-from .common import console, err_console, fail, progress_bar, resolve_stores
+from .common import console, err_console, fail, print_table, progress_bar, resolve_stores
 
 
 def reproduce_command(
@@ -47,7 +47,7 @@ def reproduce_command(
     cells = table1_cells(names, seeds)
     extra = curve_cells(names, curve_seeds) if curves else []
     total = blocks_in(cells + extra)
-    with progress_bar(f"evaluating {len(cells) + len(extra)} cells", total, enabled=not as_json) as advance:
+    with progress_bar(f"evaluating {len(cells) + len(extra)} cells", total) as advance:
         results = evaluate(cells + extra, jobs=jobs or None, on_block=lambda _b: advance())
     elapsed = time.perf_counter() - started
     table_results = results[: len(cells)]
@@ -62,7 +62,7 @@ def reproduce_command(
     if as_json:
         print(json.dumps([row.as_dict() for row in rows], indent=1))
         return
-    console.print(_table(rows))
+    print_table(_table(rows))
     matched = sum(row.matches for row in rows)
     deviations = [row for row in rows if row.note and row.paper_accuracy is not None]
     console.print(

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..data import StoreError, StoreNotInstalled, load_store
-from .common import console, err_console, fail, parse_floats, resolve_stores
+from .common import beta_callback, console, err_console, fail, parse_floats, resolve_stores
 
 
 class _Progress:
@@ -71,7 +71,11 @@ def robustness_command(
     store: list[str] = typer.Option(None, "--store", "-s", help="MODEL/BENCH, a glob or a store FILE (repeatable)."),
     beta: list[str] = typer.Option(None, "--betas", help="β grid, comma-separated (default 0,0.25,0.5,0.75,1)."),
     operating_beta: float = typer.Option(
-        None, "--beta", "-b", min=0.0, max=1.0, help="Judge the policy at this β (default: the rule, see docs)."
+        None,
+        "--beta",
+        "-b",
+        callback=beta_callback("--beta"),
+        help="Judge the policy at this β (default: the rule, see docs).",
     ),
     seeds: int = typer.Option(0, "--seeds", min=0, help="Seeds per question (0 = the default, 50)."),
     condition: str = typer.Option(

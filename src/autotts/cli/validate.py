@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..discovery.validation import summary_rows, validate_candidate
 from ..sandbox import SandboxError
-from .common import check_store_names, console, err_console, fail, parse_floats
+from .common import check_store_names, console, err_console, fail, parse_floats, print_table
 
 
 def validate_command(
@@ -64,7 +64,7 @@ def validate_command(
         styles = {"ok": "green", "FAIL": "bold red", "-": "dim"}
         for name, status, detail in summary_rows(result):
             table.add_row(name, f"[{styles[status]}]{status}[/]", detail)
-        console.print(table)
+        print_table(table)
         if result.ok:
             console.print(f"[bold green]valid[/]: {result.class_name}")
         else:

@@ -437,7 +437,11 @@ class DiscoveryLoop:
         self.folder.log_event(
             "round_finished", round=number, status=status, reason=reason[:500], cost_usd=info["cost_usd"]
         )
-        self.reporter.message(f"round {number}: {status}" + (f" ({reason.splitlines()[0][:160]})" if reason else ""))
+        self.reporter.message(
+            f"round {number}: {status}"
+            + (f" ({reason.splitlines()[0][:160]})" if reason else "")
+            + "".join(f"; {scope}: {_figures_line(f)}" for scope, f in (("search", search), ("held-out", heldout)) if f)
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -547,3 +551,15 @@ def _json_line(value: dict) -> str:
 def new_run(out: Path, config: DiscoveryConfig) -> RunFolder:
     stores = store_checksums([*config.search_stores, *(config.heldout_stores if config.heldout else ())])
     return RunFolder.create(out, config.to_json(), stores, __version__)
+
+
+def _figures_line(figures: dict) -> str:
+    """A round's numbers in one phrase for the progress log (accuracy and tokens at the largest β,
+    and the saving at SC@64's accuracy when the curve reaches it)."""
+    accuracy, tokens = figures["accuracy_at_max_beta"], figures["tokens_at_max_beta"]
+    text = f"{accuracy:.2f}% at {tokens:,.0f} tokens (β={figures['max_beta']:g})"
+    if figures.get("sc64_accuracy") is not None:
+        text += f", SC@64 {figures['sc64_accuracy']:.2f}%"
+    if figures.get("saving_vs_sc64") is not None:
+        text += f", {100 * figures['saving_vs_sc64']:.1f}% fewer tokens at SC@64's accuracy"
+    return text
