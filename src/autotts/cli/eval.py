@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def eval_command(
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
     executor: str = typer.Option("process", "--executor", help=f"One of {', '.join(EXECUTORS)}."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Override a controller knob: key=value (repeatable)."),
-    traces: Path = typer.Option(None, "--traces", help="Write every episode's action trace to this JSONL file."),
+    traces: Path = typer.Option(
+        None, "--traces", help="Write every episode's action trace to this JSONL file (FILE.jsonl.gz: compressed)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of rows instead of a table."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first controller error."),
     trusted: bool = typer.Option(
@@ -156,12 +159,30 @@ def _stores(store: list[str] | None, split: str | None) -> list[str]:
 
 
 def _write_traces(path: Path, results: list[CellResult]) -> None:
+    """One JSON line per episode; gzip-compressed when the name ends in ``.gz``. The size is
+    reported, since a full grid writes hundreds of megabytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    compressed = path.suffix == ".gz"
+    opener = gzip.open if compressed else open
+    episodes = 0
+    with opener(path, "wt", encoding="utf-8") as handle:
         for result in results:
             for record in result.traces:
                 handle.write(json.dumps(record) + "\n")
-    err_console.print(f"traces written to {path}")
+                episodes += 1
+    size = path.stat().st_size
+    hint = ""
+    if not compressed and size >= 10_000_000:
+        hint = f"; --traces {path.name}.gz writes it compressed (several times smaller)"
+    err_console.print(f"traces written to {path}: {episodes:,} episodes, {_size(size)}{hint}", highlight=False)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
 
 
 def _table(results: list[CellResult]) -> Table:

@@ -61,6 +61,8 @@ def reproduce_command(
     write_reproduce_manifest(out, cells + extra, results, jobs=jobs or None, clock=clock, outputs=outputs)
     if as_json:
         print(json.dumps([row.as_dict() for row in rows], indent=1))
+        if html_path:
+            err_console.print(f"report written to {html_path}", highlight=False)
         return
     print_table(_table(rows))
     matched = sum(row.matches for row in rows)
@@ -72,7 +74,9 @@ def reproduce_command(
     for model, method in sorted({(row.model, row.method) for row in deviations if not row.matches}):
         note = next(row.note for row in deviations if (row.model, row.method) == (model, method))
         console.print(f"[yellow]*[/] {model} {method}: {note}", highlight=False)
-    console.print(f"wrote {csv_path}, {md_path}, {len(plot_paths)} plots" + (f", {html_path}" if html_path else ""))
+    console.print(f"wrote {csv_path}, {md_path}, {len(plot_paths)} plots", highlight=False)
+    if html_path:
+        console.print(f"report written to {html_path}", highlight=False)
 
 
 def _stores(store: list[str] | None) -> list[str]:
