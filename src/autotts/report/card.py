@@ -179,17 +179,19 @@ _VERBS = {
 def describe_actions(records: Sequence[dict], most: int = 10) -> str:
     """An episode's actions in words, consecutive equal advance waves merged: "opened 11, advanced 11
     branches ×9, opened 4, pruned 2, stopped: agreement". After ``most`` steps the rest is counted."""
-    steps: list[list] = []  # [action, branch count, repeats]
+    steps: list[list] = []  # [action, branch count, repeats, branch count of the first wave]
     stop = ""
     for r in records:
         if r["action"] == "note":
             stop = str(r.get("stop") or stop)
             continue
         n = len(r["branches"])
-        if steps and r["action"] == "advance" and steps[-1][:2] == ["advance", n]:
+        # consecutive advance waves are one step (the live count only shrinks as branches finish)
+        if steps and r["action"] == "advance" and steps[-1][0] == "advance":
+            steps[-1][1] = n
             steps[-1][2] += 1
         else:
-            steps.append([r["action"], n, 1])
+            steps.append([r["action"], n, 1, n])
     words = []
     i = 0
     while i < len(steps):
@@ -200,9 +202,12 @@ def describe_actions(records: Sequence[dict], most: int = 10) -> str:
             words.append(f"{run}× (opened {k} more, advanced every live branch once), up to {last} branches")
             i += 2 * run
             continue
-        action, n, repeats = steps[i]
-        text = _VERBS.get(action, action + " {n}").format(n=n, branches="branch" if n == 1 else "branches")
-        words.append(text + (f" ×{repeats}" if repeats > 1 else ""))
+        action, n, repeats, first = steps[i]
+        if action == "advance" and first != n:
+            words.append(f"advanced the live branches ×{repeats} ({first} → {n})")
+        else:
+            text = _VERBS.get(action, action + " {n}").format(n=n, branches="branch" if n == 1 else "branches")
+            words.append(text + (f" ×{repeats}" if repeats > 1 else ""))
         i += 1
     if len(words) > most:
         words = [*words[:most], f"… {len(words) - most} more steps"]
@@ -216,7 +221,7 @@ def _widening_run(steps: list[list], start: int) -> tuple[int, int]:
     k, count, previous = 0, 0, None
     i = start
     while i + 1 < len(steps):
-        (a, n, _), (b, m, repeats) = steps[i], steps[i + 1]
+        (a, n, _, _), (b, m, repeats, _) = steps[i], steps[i + 1]
         if a != "spawn" or b != "advance" or repeats != 1 or (k and n != k):
             break
         if previous is not None and m != previous + n:

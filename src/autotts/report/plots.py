@@ -36,11 +36,11 @@ def _save(fig, path: Path) -> Path:
 
 
 def _columns(n: int, most: int = 4) -> int:
-    """Columns for ``n`` panels: the widest layout up to ``most`` that leaves no empty slot."""
-    for cols in range(min(most, n), 0, -1):
-        if n % cols == 0 and (cols > 1 or n == 1 or n > most):
-            return cols
-    return min(most, n)
+    """Columns for ``n`` panels: all in one row up to ``most``; beyond, the widest layout that leaves
+    the fewest empty slots (none when some width divides ``n``)."""
+    if n <= most:
+        return max(1, n)
+    return min(range(2, most + 1), key=lambda cols: ((-n) % cols, -cols))
 
 
 def _grid(n: int, cols: int = 3, size: tuple[float, float] = (4.4, 3.4)):
