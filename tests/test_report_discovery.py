@@ -114,9 +114,13 @@ def test_the_answer_comes_first(report: Path) -> None:
     html = (report / "report.html").read_text()
     body = html[html.index("<body>") :]
     box = body.index('<section class="summary">')
-    assert box < body.index("Discovery trajectory") < body.index("Per held-out store") < body.index("Provenance")
-    assert body.index("<details><summary>Source of candidate.py") > body.index("Policy card of round 1")
-    assert body.index("sha256") > body.index("Provenance")
+
+    def at(heading: str) -> int:
+        return body.index(f">{heading}</h2>")
+
+    assert box < at("Discovery trajectory") < at("Per held-out store") < at("Provenance")
+    assert body.index("<details><summary>Source of candidate.py") > at("Policy card of round 1")
+    assert body.index("sha256") > at("Provenance")
     verdict = body[body.index('<p class="verdict">') : body.index("</p>", box)]
     assert "round 1 at β=1 is" in verdict and "SC@64" in verdict and "CMC" in verdict
     summary = {(r["chosen β"], r["against"]): r for r in read(report / "heldout_summary.csv")}

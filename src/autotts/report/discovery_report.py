@@ -13,14 +13,14 @@ configuration, totals, store hashes) at the bottom.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..discovery.runfolder import RunFolder, RunFolderError, read_csv
+from ..discovery.records import Figures, RoundInfo, read_results
+from ..discovery.runfolder import RunFolder, RunFolderError
 from ..evaluation import ControllerSpec
 from ..evaluation.summary import mean_over_stores
 from . import plots
@@ -63,14 +63,14 @@ def read_rounds(folder: RunFolder) -> list[RoundSummary]:
     rounds_dir = folder.root / "rounds"
     out = []
     for path in sorted(p for p in rounds_dir.glob("[0-9][0-9][0-9]") if p.is_dir()) if rounds_dir.is_dir() else []:
-        meta = json.loads((path / "round.json").read_text()) if (path / "round.json").is_file() else {}
+        meta = RoundInfo.read_optional(path)
         out.append(
             RoundSummary(
-                number=int(meta.get("round", int(path.name))),
-                status=str(meta.get("status", "unfinished")),
-                reason=str(meta.get("reason") or ""),
-                cost_usd=meta.get("cost_usd"),
-                seconds=meta.get("seconds"),
+                number=meta.round if meta else int(path.name),
+                status=meta.status if meta else "unfinished",
+                reason=meta.reason if meta else "",
+                cost_usd=meta.cost_usd if meta else None,
+                seconds=meta.seconds if meta else None,
                 search=at_max_beta(path / "results.csv"),
                 heldout=at_max_beta(path / "heldout.csv"),
                 candidate=path / "candidate.py",
@@ -158,20 +158,18 @@ def write_discovery_report(
 def _generalisation(folder: RunFolder, chosen: int, j) -> tuple[list[dict], list[str]]:
     """The search-vs-held-out gap of the chosen round, from the figures the run recorded: accuracy
     above SC@64 and the saving at SC@64's accuracy, on the search stores and on the held-out stores."""
-    path = folder.round_dir(chosen) / "round.json"
-    meta = json.loads(path.read_text()) if path.is_file() else {}
-    search, held = meta.get("search") or {}, meta.get("heldout") or {}
-    if not search:
+    meta = RoundInfo.read_optional(folder.round_dir(chosen))
+    search, held = (meta.search, meta.heldout) if meta else (None, None)
+    if search is None:
         return [], []
 
-    def above(figures: dict) -> float | None:
-        if figures.get("accuracy_at_max_beta") is None or figures.get("sc64_accuracy") is None:
+    def above(figures: Figures | None) -> float | None:
+        if figures is None or figures.sc64_accuracy is None:
             return None
-        return figures["accuracy_at_max_beta"] - figures["sc64_accuracy"]
+        return figures.accuracy_at_max_beta - figures.sc64_accuracy
 
-    def saving(figures: dict) -> float | None:
-        value = figures.get("saving_vs_sc64")
-        return None if value is None else 100.0 * value
+    def saving(figures: Figures | None) -> float | None:
+        return None if figures is None or figures.saving_vs_sc64 is None else 100.0 * figures.saving_vs_sc64
 
     def gap(a: float | None, b: float | None) -> str:
         return "" if a is None or b is None else signed(b - a)
@@ -220,11 +218,11 @@ def _references(path: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     if not path.is_file():
         return out
-    rows = read_csv(path)
+    rows = read_results(path)
     for name, label in (("sc", "SC@64"), ("cmc", "CMC β=1")):
-        members = [r for r in rows if r.get("controller") == name and float(r.get("beta", -1)) == 1.0]
+        members = [r for r in rows if r.controller == name and r.beta == 1.0]
         if members:
-            out[label] = mean_over_stores(float(r["accuracy"]) for r in members)
+            out[label] = mean_over_stores(r.accuracy for r in members)
     return out
 
 
