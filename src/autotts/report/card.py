@@ -25,6 +25,7 @@ import numpy as np
 from ..data.registry import load_store
 from ..data.store import AnswerMatrix
 from ..evaluation import CellResult, ControllerSpec, grid
+from ..evaluation.summary import mean_over_stores
 from . import plots
 from .html import HtmlReport, write_csv
 from .oracle import pool_leader
@@ -101,9 +102,9 @@ def build_card(
         behaviour.append(
             {
                 "beta": beta,
-                "accuracy": float(np.mean([m.accuracy for m in members])),
-                "tokens": float(np.mean([m.mean_tokens for m in members])),
-                "latency tokens": float(np.mean([m.mean_latency for m in members])),
+                "accuracy": mean_over_stores(m.accuracy for m in members),
+                "tokens": mean_over_stores(m.mean_tokens for m in members),
+                "latency tokens": mean_over_stores(m.mean_latency for m in members),
                 "branches opened": _mean([s["opened"] for s in shapes]),
                 "branches pruned": _mean([s["pruned"] for s in shapes]),
                 "median depth": float(np.median(depths[beta])) if depths[beta] else 0.0,

@@ -131,9 +131,9 @@ def table1_rows(j: Judgement) -> list[dict]:
                 "store": name,
                 "method": label,
                 "beta": beta,
-                "accuracy": round(float(np.mean([m.accuracy for m in members])), 2),
-                "tokens": round(float(np.mean([m.mean_tokens for m in members])), 1),
-                "latency tokens": round(float(np.mean([m.mean_latency for m in members])), 1),
+                "accuracy": round(mean_over_stores(m.accuracy for m in members), 2),
+                "tokens": round(mean_over_stores(m.mean_tokens for m in members), 1),
+                "latency tokens": round(mean_over_stores(m.mean_latency for m in members), 1),
             }
             if len(scope) == 1:
                 low, high = members[0].accuracy_ci
