@@ -92,7 +92,7 @@ def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
         except ValueError:
             pass
     if beta is not None and not 0.0 <= beta <= 1.0:
-        raise ReportInputError(f"{text}: β must lie in [0, 1] (SC@64 is sc@1)")
+        raise ReportInputError(f"{text}: β takes numbers in [0, 1] (SC@64 is sc@1)")
     if Path(base).is_dir():
         file, label = chosen_candidate(Path(base))
         spec = ControllerSpec(str(file), label=label)
