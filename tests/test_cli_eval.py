@@ -129,3 +129,7 @@ def test_reproduce_writes_table_and_plots(tmp_path):
     assert (out / "curve_Qwen3-4B_aime24.png").stat().st_size > 10_000
     assert "equal the paper" in result.stdout
     assert f"report written to {out / 'report.html'}" in result.stdout
+    html = (out / "report.html").read_text()
+    box = html.index('<section class="summary">')
+    assert box < html.index(">Table 1: ours beside the paper</h2>")
+    assert "of 6 cells equal the paper&#x27;s Table 1" in html
