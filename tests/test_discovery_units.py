@@ -16,8 +16,8 @@ from autotts.discovery.pricing import PriceTable
 from autotts.discovery.proposers import ProposerUnavailable, create_proposer, proposer_class
 from autotts.discovery.proposers.base import ProposerOptions
 from autotts.discovery.proposers.chat import extract_python
-from autotts.discovery.runfolder import RunFolder, RunFolderError, read_csv, rows_to_csv, write_atomic
 from autotts.discovery.records import Figures, RoundInfo, choose_round
+from autotts.discovery.runfolder import RunFolder, RunFolderError, read_csv, rows_to_csv, write_atomic
 from autotts.discovery.selection import frontier_figures
 from autotts.discovery.workspace import EvaluationBroker, Workspace, api_documentation
 from autotts.evaluation import ControllerSpec, evaluate, grid
