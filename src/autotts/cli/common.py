@@ -253,8 +253,10 @@ class PlainProgress:
     line at the start, then at most one per interval, then one at the end, each with the count, the
     share done, the time so far and an estimate of the time left."""
 
-    def __init__(self, description: str, total: int, interval: float | None = None) -> None:
+    def __init__(self, description: str, total: int, interval: float | None = None, unit: str = "") -> None:
         self.description, self.total, self.done = description, max(0, int(total)), 0
+        self.unit = f" {unit}" if unit else ""
+        self.detail = ""  # e.g. what is being worked on now
         self.interval = _progress_interval() if interval is None else interval
         self.start = self.last = time.monotonic()
         self._line(started=True)
@@ -262,11 +264,15 @@ class PlainProgress:
     def _line(self, started: bool = False) -> None:
         elapsed = time.monotonic() - self.start
         if started:
-            text = f"{self.description}: 0/{self.total} started"
+            text = f"{self.description}: 0/{self.total}{self.unit} started"
         else:
             share = self.done / self.total if self.total else 1.0
             left = "" if not 0 < share < 1 else f", ~{_clock(elapsed * (1 - share) / share)} left"
-            text = f"{self.description}: {self.done}/{self.total} ({100 * share:.0f}%), {_clock(elapsed)}{left}"
+            detail = f", {self.detail}" if self.detail else ""
+            text = (
+                f"{self.description}: {self.done}/{self.total}{self.unit} ({100 * share:.0f}%){detail}, "
+                f"{_clock(elapsed)}{left}"
+            )
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
     def advance(self, n: int = 1) -> None:
