@@ -48,6 +48,8 @@ def validate_command(
     if not grid or any(not 0.0 <= b <= 1.0 for b in grid):
         fail("--betas takes values in [0, 1], e.g. --betas 0,0.5,1")
     try:
+        if not err_console.is_terminal:  # a spinner shows nothing in a log: say what is running
+            err_console.print(f"validating {file} (static screen, then a sandboxed quick run)...", highlight=False)
         with err_console.status("validating (sandboxed quick run)...", spinner="dots") if not as_json else _quiet():
             result = validate_candidate(
                 file, beta_rule=not no_beta_rule, betas=grid, quick_store=store, quick_seeds=seeds
