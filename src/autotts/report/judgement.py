@@ -417,7 +417,7 @@ def render_per_store(j: Judgement, out: Path, doc: HtmlReport, prefix: str = "he
     doc.begin_details(f"Table 1 per store ({len(per_store)} rows)")
     doc.table(per_store)
     doc.end_details()
-    doc.heading("Frontier figures")
+    doc.heading("Frontier: tokens to reach SC@64's accuracy, peak accuracy, area")
     frontier = frontier_rows(j)
     write_csv(out / f"{prefix}_frontier.csv", frontier)
     doc.paragraph(
@@ -429,7 +429,7 @@ def render_per_store(j: Judgement, out: Path, doc: HtmlReport, prefix: str = "he
     pooled_frontier = [r for r in frontier if r["store"].startswith("mean of")]
     doc.table(pooled_frontier or frontier)
     if pooled_frontier:
-        doc.begin_details(f"Frontier figures per store ({len(frontier) - len(pooled_frontier)} rows)")
+        doc.begin_details(f"Frontier per store ({len(frontier) - len(pooled_frontier)} rows)")
         doc.table([r for r in frontier if not r["store"].startswith("mean of")])
         doc.end_details()
     doc.heading("Oracle bounds")
