@@ -82,7 +82,8 @@ def test_workspace_holds_only_what_the_proposer_may_see(tmp_path: Path) -> None:
     round_dir = folder.round_dir(1)
     round_dir.mkdir(parents=True)
     for name in ("candidate.py", "results.csv", "traces.md", "heldout.csv", "round.json", "failures.txt"):
-        (round_dir / name).write_text("{}" if name == "round.json" else "x")
+        # round.json: a record as the loop writes it (readers check it); the rest are placeholders
+        (round_dir / name).write_text('{"round": 1, "status": "invalid"}' if name == "round.json" else "x")
     root = Workspace(folder.workspace_dir, traces=True, task="TASK").build(folder, [1])
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert "history/round_001/candidate.py" in files and "history/round_001/traces.md" in files
