@@ -123,6 +123,9 @@ def test_a_file_that_does_not_parse_is_a_load_error_not_a_row(tmp_path):
     assert result.exit_code == 2
     assert "broken.py" in result.stderr and "does not parse" in result.stderr and "line 1" in result.stderr
     assert "0.00" not in result.stdout  # no result row of zeros
+    for args in (["compare", bad, "sc"], ["card", "-c", bad]):  # the same in every command
+        err = usage_error(*args, "--store", STORE, "--seeds", "1")
+        assert "does not parse" in err and "broken.py" in err
 
 
 RAISES = """

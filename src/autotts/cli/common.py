@@ -125,16 +125,10 @@ def check_choice(value: str, choices: Any, option: str) -> str:
 
 
 def parse_problem(path: Path) -> str | None:
-    """Why a controller file cannot even be compiled (compiling runs none of its code), or None."""
-    try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read it: {exc}"
-    try:
-        compile(source, str(path), "exec")
-    except (SyntaxError, ValueError) as exc:
-        return f"it does not parse: line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"
-    return None
+    """Why a controller file cannot even be compiled, or None (:func:`autotts.report.runs.parse_problem`)."""
+    from ..report.runs import parse_problem as problem
+
+    return problem(path)
 
 
 # ------------------------------------------------------------------------------------------ stores
@@ -342,7 +336,9 @@ def guard(command: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # the one place a stray exception meets the user
             if os.environ.get("AUTOTTS_DEBUG"):
                 raise
-            text = str(exc).strip().strip("'\"") or "(no message)"
+            text = str(exc).strip().strip("'\"") or type(exc).__name__
+            if isinstance(exc, ValueError | LookupError | OSError):  # bad input: its message says what
+                fail(text)
             fail(f"{text} ({type(exc).__name__}; AUTOTTS_DEBUG=1 shows the traceback)")
 
     wrapper.__doc__ = keep_examples(command.__doc__ or "")

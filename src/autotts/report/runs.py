@@ -68,6 +68,20 @@ def chosen_candidate(run: Path) -> tuple[Path, str]:
     return path, f"{Path(run).name}:round {number}"
 
 
+def parse_problem(path: Path) -> str | None:
+    """Why a controller file cannot even be compiled (compiling runs none of its code), or None: such
+    a file is a load error, never an evaluation of zeros."""
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read it: {exc}"
+    try:
+        compile(source, str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        return f"it does not parse: line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"
+    return None
+
+
 def failure_lines(results: Sequence[CellResult], limit: int = 5) -> list[str]:
     """The first episode failures of ``results`` (exceptions, sandbox stops), one line each."""
     failures = [f for r in results for f in r.failures]
@@ -103,6 +117,9 @@ def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
         path = Path(spec.ref.rpartition(":")[0] if ".py:" in spec.ref else spec.ref)
         if not path.is_file():
             raise ReportInputError(f"{path}: no such controller file")
+        problem = parse_problem(path)
+        if problem:
+            raise ReportInputError(f"{path}: cannot load the controller: {problem}")
     else:
         try:
             spec.build(beta if beta is not None else 1.0)
