@@ -82,7 +82,7 @@ def _table1_section(doc: HtmlReport, rows: list[dict]) -> None:
         row = {label: r.get(key) for key, label in TABLE1_COLUMNS.items() if key != "matches"}
         row["β"] = f"{float(r['beta']):g}" if r.get("beta") is not None else ""
         row["equal to the paper"] = (
-            "yes" if str(r.get("matches_paper")) == "True" else "NO *" if r.get("note") else "no"
+            "yes" if str(r.get("matches_paper")) == "True" else "no, see *" if r.get("note") else "no"
         )
         shown.append(row)
     doc.paragraph("table1.csv (all columns, latency included) is beside this page. * explained above.", note=True)
