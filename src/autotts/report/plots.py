@@ -179,12 +179,12 @@ def trajectory(path: Path, rounds: Sequence[dict], references: dict[str, dict[st
             [r["round"] for r in ok],
             [r[f"{split}_tokens"] for r in ok],
             "s--",
-            color="#ff7f0e",
+            color="#8c8c8c",
             mfc="none",
             ms=9,
             label="tokens (right axis)",
         )
-        twin.set_ylabel("tokens per question at β = 1", color="#ff7f0e")
+        twin.set_ylabel("tokens per question at β = 1", color="#8c8c8c")
         ax.set_zorder(twin.get_zorder() + 1)  # accuracy drawn over the token curve
         ax.patch.set_visible(False)
         ax.plot(
