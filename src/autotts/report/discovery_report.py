@@ -92,8 +92,12 @@ def write_discovery_report(
     jobs: int | None = None,
     trusted: bool = False,
     on_block: Callable | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write ``report.html`` (and its PNGs/CSVs) for the run in ``run``; returns the HTML path."""
+    """Write ``report.html`` (and its PNGs/CSVs) for the run in ``run``; returns the HTML path.
+    ``on_block`` is called per evaluated block of the judgement, ``on_stage`` with a line naming
+    each later stage (the policy card, the page), so long reports can tell where they are."""
+    stage = on_stage or (lambda _text: None)
     try:
         folder = RunFolder.open(Path(run))
     except RunFolderError as exc:
@@ -136,6 +140,7 @@ def write_discovery_report(
     _trajectory(doc, folder, rows, out)
     render_per_store(judgement, out, doc)
 
+    stage(f"building the policy card of round {chosen} ({card_seeds} seeds)")
     doc.heading(f"Policy card of round {chosen}")
     card_stores = list(config.get("search_stores") or stores)[:2]
     card = build_card(spec, card_stores, seeds=card_seeds, jobs=jobs, trusted=trusted)
