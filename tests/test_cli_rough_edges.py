@@ -269,6 +269,13 @@ def test_fetch_of_a_truncated_store_names_the_file(tmp_path, replay_data):
     assert not (tmp_path / "d" / "Qwen3-4B" / "aime24.json.gz").exists()  # nothing half-installed
 
 
+def test_import_of_a_truncated_store_names_the_file(tmp_path, replay_data):
+    mirror = _truncated_mirror(tmp_path, replay_data)
+    source = mirror / "Qwen3-4B" / "aime24.json.gz"
+    err = usage_error("data", "import", source, "--name", "mine/x", "--data-dir", tmp_path / "d")
+    assert str(source) in err and "not a complete gzip file" in err
+
+
 def test_plain_fetch_repairs_a_corrupt_installed_store(tmp_path, replay_data):
     mirror = _truncated_mirror(tmp_path, replay_data)
     target = tmp_path / "d" / "Qwen3-4B" / "aime24.json.gz"
