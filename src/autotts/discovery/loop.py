@@ -23,6 +23,7 @@ from ..controllers import cmc
 from ..data import split_stores, store_path
 from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in, grid
 from ..evaluation.runner import describe_difference, episode_differences
+from ..evaluation.summary import mean_over_stores
 from ..sandbox import SandboxError, SandboxPool
 from . import plots
 from .history import DigestLimits, informative_records, trace_digest
@@ -238,8 +239,8 @@ class DiscoveryLoop:
             mine = [r for r in rows if r["controller"] == controller]
             if mine:
                 out[controller] = {
-                    "accuracy": sum(float(r["accuracy"]) for r in mine) / len(mine),
-                    "tokens": sum(float(r["tokens"]) for r in mine) / len(mine),
+                    "accuracy": mean_over_stores(float(r["accuracy"]) for r in mine),
+                    "tokens": mean_over_stores(float(r["tokens"]) for r in mine),
                 }
         return out
 
