@@ -10,7 +10,7 @@ from rich.table import Table
 from ..data import ALL_STORES, FetchError, StoreError, data_dir, fetch_store, load_store_file
 from ..data.fetch import installed_path
 from ..data.importing import import_store, installed_stores
-from .common import console, fail, progress_bar
+from .common import console, err_console, fail, print_table, progress_bar
 
 app = typer.Typer(help="Install, list and check replay stores.", no_args_is_help=True)
 
@@ -81,23 +81,56 @@ def list_command(
         )
     if not found:
         fail(f"no stores installed in {root}; run `autotts data fetch --from ../shared/replay`", code=1)
-    console.print(table)
+    print_table(table)
 
 
 @app.command("check")
-def check_command(files: list[Path] = typer.Argument(..., help="Replay files (.json or .json.gz).")) -> None:
-    """Validate replay files against the store schema; a defect is reported with the file, the
-    question index and the field, and exit code 2.
+def check_command(
+    files: list[Path] = typer.Argument(..., help="Replay files (.json or .json.gz) or folders of them."),
+) -> None:
+    """Validate replay files against the store schema. Every file is checked (a folder: every store
+    file under it); each defect is reported with the file, the question index and the field, and
+    the exit code is 2 when any file is bad.
 
-    Example: autotts data check my-model/aime24.json
+    Examples:
+
+      autotts data check my-model/aime24.json
+
+      autotts data check ~/.cache/autotts
     """
-    for path in files:
+    bad = checked = 0
+    for path in _store_files(files):
+        checked += 1
+        if not path.exists():
+            err_console.print(f"[bold red]error:[/] {path}: no such file or folder", highlight=False)
+            bad += 1
+            continue
         try:
             store = load_store_file(path)
         except StoreError as exc:
-            fail(str(exc))
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            bad += 1
+            continue
         s = store.summary()
-        console.print(f"[green]ok[/] {path}: {s.questions} questions × {s.branches} branches, Δ={s.probe_freq}")
+        console.print(
+            f"[green]ok[/] {path}: {s.questions} questions × {s.branches} branches, Δ={s.probe_freq}", highlight=False
+        )
+    if not checked:
+        fail(f"no store files (*.json, *.json.gz) under {', '.join(map(str, files))}")
+    if bad:
+        fail(f"{bad} of {checked} file(s) failed the check")
+
+
+def _store_files(items: list[Path]) -> list[Path]:
+    """The files named, and for a folder every ``*.json``/``*.json.gz`` under it (checksum files and
+    the like are skipped), in a stable order."""
+    out: list[Path] = []
+    for item in items:
+        if item.is_dir():
+            out.extend(sorted(p for p in item.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz"))))
+        else:
+            out.append(item)
+    return out
 
 
 @app.command("import")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 
 from ..data import StoreError, StoreNotInstalled
-from .common import console, fail, parse_floats, progress_bar
+from .common import console, err_console, fail, parse_floats, progress_bar
 
 
 def report_command(
@@ -58,6 +59,7 @@ def report_command(
                 jobs=jobs or None,
                 trusted=trusted,
                 on_block=lambda _b: advance(),
+                on_stage=lambda text: err_console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False),
             )
     except (ReportInputError, StoreNotInstalled, StoreError) as exc:
         fail(str(exc))

@@ -28,8 +28,13 @@ class Imported:
 
 
 def content_sha256(path: Path) -> tuple[str, bytes]:
+    """SHA-256 of a store file's JSON content; a truncated or corrupt gzip file is a
+    :class:`FetchError` naming it."""
     raw = path.read_bytes()
-    content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    try:
+        content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except (EOFError, OSError) as exc:
+        raise FetchError(f"{path}: not a complete gzip file ({exc})") from None
     return hashlib.sha256(content).hexdigest(), content
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,7 +208,10 @@ def parse_store(raw: object, path: Path, name: str) -> Store:
     if not raw:
         raise StoreError(path, "contains no questions")
     questions: list[Question] = []
-    pool_size: int | None = None
+    # the pool size most questions have: a question with a shorter (or longer) list is the one to blame
+    lists = [o.get("each_branch") for o in raw if isinstance(o, dict)]
+    counts = Counter(len(b) for b in lists if isinstance(b, list))
+    pool_size: int | None = counts.most_common(1)[0][0] if counts else None
     for q, obj in enumerate(raw):
         if not isinstance(obj, dict):
             raise StoreError(path, f"must be an object, got {type(obj).__name__}", question=q)
@@ -224,7 +228,8 @@ def parse_store(raw: object, path: Path, name: str) -> Store:
         elif len(branches_raw) != pool_size:
             raise StoreError(
                 path,
-                f"has {len(branches_raw)} branches where question 0 has {pool_size}: branches of unequal count",
+                f"has {len(branches_raw)} branches where the other questions have {pool_size}: "
+                "branches of unequal count",
                 question=q,
                 field="each_branch",
             )

@@ -1,4 +1,5 @@
-"""Choosing the round to keep, from search-store results only, and its frontier figures."""
+"""Frontier figures of a round from its search-store results; the rule that chooses the round to
+keep is :func:`autotts.discovery.records.choose_round` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 
 from ..evaluation.metrics import area_under_curve, tokens_at_accuracy
 from .history import mean_curve
-
-SELECTION_RULES = ("accuracy", "frontier")
+from .records import SELECTION_RULES, choose_round  # noqa: F401  (the one rule lives in records)
 
 
 def frontier_figures(rows: Sequence[dict[str, Any]], reference: dict[str, float] | None = None) -> dict[str, Any]:
@@ -35,18 +35,3 @@ def frontier_figures(rows: Sequence[dict[str, Any]], reference: dict[str, float]
         figures["tokens_at_sc64_accuracy"] = None if at is None else round(at, 1)
         figures["saving_vs_sc64"] = None if at is None else round(1.0 - at / reference["tokens"], 4)
     return figures
-
-
-def choose_round(rounds: Sequence[dict[str, Any]], rule: str = "accuracy") -> int | None:
-    """The chosen round among valid ones: highest mean search accuracy at the largest β (ties: fewer
-    tokens, then the earlier round), or with ``rule="frontier"`` the largest area under the curve."""
-    valid = [r for r in rounds if r.get("status") == "valid" and r.get("search")]
-    if not valid:
-        return None
-    if rule == "frontier":
-        key = lambda r: (r["search"]["area_under_curve"], -r["round"])  # noqa: E731
-    elif rule == "accuracy":
-        key = lambda r: (r["search"]["accuracy_at_max_beta"], -r["search"]["tokens_at_max_beta"], -r["round"])  # noqa: E731
-    else:
-        raise ValueError(f"unknown selection rule {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
-    return max(valid, key=key)["round"]
