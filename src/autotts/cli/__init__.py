@@ -15,6 +15,8 @@ from . import policy as policy_cmd
 from . import report as report_cmd
 from . import reproduce as reproduce_cmd
 from . import robustness as robustness_cmd
+from . import run as run_cmd
+from . import serve as serve_cmd
 from . import validate as validate_cmd
 from . import verify as verify_cmd
 
@@ -38,6 +40,8 @@ app.command("robustness")(robustness_cmd.robustness_command)
 app.command("verify")(verify_cmd.verify_command)
 app.add_typer(policy_cmd.app, name="policy")
 app.command("collect")(collect_cmd.collect_command)
+app.command("serve")(serve_cmd.serve_command)
+app.command("run")(run_cmd.run_command)
 
 
 def main() -> None:
