@@ -18,7 +18,6 @@ from .serve import (
     BRANCHES,
     CLEANING,
     EPISODE_SEED,
-    EQUIVALENCE,
     EXTRA_BODY,
     INTERVAL,
     MAX_TOKENS,
@@ -75,7 +74,9 @@ def run_command(
     probe_tokens: int = PROBE_TOKENS,
     cleaning: str = CLEANING,
     top_logprobs: int = TOP_LOGPROBS,
-    equivalence: str = EQUIVALENCE,
+    equivalence: str = typer.Option(
+        "math-verify", "--equivalence", help="Answers the policy sees: math-verify (as collect stores) or exact."
+    ),
     timeout: float = TIMEOUT,
     retries: int = RETRIES,
     backend_concurrency: int = BACKEND_CONCURRENCY,

@@ -30,7 +30,9 @@ PROBE_SUFFIX = typer.Option(DYNASOR_SUFFIX, "--probe-suffix", help="Answer-forci
 PROBE_TOKENS = typer.Option(20, "--probe-tokens", min=1, help="Greedy tokens per probe.")
 CLEANING = typer.Option("basic", "--cleaning", help=f"Answer cleaning: {', '.join(CLEANINGS)}.")
 TOP_LOGPROBS = typer.Option(0, "--top-logprobs", min=0, help="k for per-interval confidence (0: off).")
-EQUIVALENCE = typer.Option("math-verify", "--equivalence", help="Answer equivalence: math-verify or exact.")
+EQUIVALENCE = typer.Option(
+    "exact", "--equivalence", help="Answers the policy sees: exact (as extracted) or math-verify (collect's classes)."
+)
 TIMEOUT = typer.Option(120.0, "--timeout", help="Seconds before a backend request is abandoned and retried.")
 RETRIES = typer.Option(3, "--retries", min=1, help="Attempts per backend request (429/5xx/time-outs/drops).")
 BACKEND_CONCURRENCY = typer.Option(64, "--backend-concurrency", min=1, help="Backend requests in flight at most.")

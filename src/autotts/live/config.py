@@ -31,8 +31,10 @@ class LiveConfig:
     ``branches`` is the pool size: a live episode under episode seed ``s`` opens pool branches in the
     order ``branch_order(s, branches)``, as replay does; the ceiling is ``min(controller ceiling,
     branches)``. ``backend_concurrency`` caps requests in flight to the server (all episodes together).
-    ``equivalence``: ``math-verify`` canonicalises each episode's answers as collect does (gold first
-    when known, then earlier answers in the order revealed); ``exact`` compares strings.
+    ``equivalence``: ``exact`` reveals answers as extracted (the published stores' rule: the branches a
+    replay store holds are revealed string for string); ``math-verify`` canonicalises each episode's
+    answers as collect does (gold first when known, then earlier answers in the order revealed), so
+    equivalent spellings vote together as in a collected store.
     """
 
     base_url: str
@@ -53,7 +55,7 @@ class LiveConfig:
     timeout: float = 120.0
     retries: int = 3
     backend_concurrency: int = 64
-    equivalence: str = "math-verify"
+    equivalence: str = "exact"
     api_key: str | None = field(default=None, repr=False)
     extra_body: dict[str, Any] = field(default_factory=dict)
 
