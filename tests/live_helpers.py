@@ -151,6 +151,17 @@ def serve_log(cwd: Path) -> str:
     return "\n".join(p.read_text() for p in sorted(cwd.glob("serve-*.log")))
 
 
+def post(url: str, body: dict | bytes, timeout: float = 60) -> tuple[int, dict[str, str], dict]:
+    """POST JSON (or raw bytes); returns status, headers (lower-case names) and the JSON reply."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, json.loads(exc.read() or b"{}")
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

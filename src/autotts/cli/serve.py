@@ -235,7 +235,6 @@ def serve_command(
         serve(app, service, host=host, port=port, drain=drain, on_ready=ready)
     finally:
         log.close()
-    _say("serve: stopped")
 
 
 def _say(line: str) -> None:

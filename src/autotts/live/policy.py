@@ -66,7 +66,7 @@ class PolicySource:
             "beta": self.beta,
             "kind": self.kind,
             "approved": self.approved,
-            "status": self.status,
+            "registry_status": self.status,
         }
 
 

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
 from .service import LiveService, Overloaded
 
 
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None):
-    from fastapi.responses import JSONResponse
-
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "type": kind, "code": status}}, status_code=status, headers=headers
     )
@@ -93,21 +95,21 @@ def parse_request(body: Any) -> tuple[str, dict[str, Any]]:
     return question, out
 
 
-def build_app(service: LiveService, *, default_seed: int = 0) -> Any:
+def build_app(service: LiveService, *, default_seed: int = 0) -> FastAPI:
     """The ASGI application around ``service`` (entered and closed by the app's lifespan)."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, Response
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with service:
             yield
+            left = len(service._episodes)  # still running after the drain: failed cleanly (503) by close()
+        print(f"serve: stopped ({left} requests failed at shutdown)", file=sys.stderr, flush=True)
 
     app = FastAPI(title="autotts serve", lifespan=lifespan, docs_url=None, redoc_url=None)
     policy = service.policy_info
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request):
+    async def chat_completions(request: Request) -> Response:
         try:
             body = await request.json()
         except Exception:  # noqa: BLE001 - any undecodable body is the client's error
