@@ -17,13 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fake_inference import InferenceServer, Script, ScriptBranch
-
 from autotts.data.collect import DYNASOR_SUFFIX
 from autotts.data.collect.answers import boxed_answer, clean, probe_answer
 from autotts.data.collect.collector import request_seed
 from autotts.data.registry import load_store
 from autotts.data.store import Branch, Question
+from fake_inference import InferenceServer, Script, ScriptBranch
 
 AUTOTTS = [sys.executable, "-m", "autotts.cli"]
 DELTA = 32
@@ -112,7 +111,9 @@ def get(url: str, timeout: float = 10) -> tuple[int, str]:
 
 
 @contextmanager
-def serve(*args: str, cwd: Path, env: dict[str, str] | None = None, wait: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, wait: float = 120
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """``autotts serve ARGS --port P`` in a process of its own; yields its base URL (…/v1)."""
     port = free_port()
     log = (cwd / f"serve-{port}.log").open("w")

@@ -17,23 +17,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from autotts.env import Episode
+from autotts.env.trace import trace_records
+from autotts.live import LiveConfig, LiveService, build_policy, load_policy
+from autotts.live.monitor import DriftMonitor, ReplayReference, episode_profile
 from live_helpers import (
     DELTA,
     TrackingServer,
     get,
-    post,
     metric,
+    post,
     read_jsonl,
     replay_questions,
     script_from_store,
     serve,
     serve_log,
 )
-
-from autotts.env import Episode
-from autotts.env.trace import trace_records
-from autotts.live import LiveConfig, LiveService, build_policy, load_policy
-from autotts.live.monitor import DriftMonitor, ReplayReference, episode_profile
 
 STORE = "Qwen3-0.6B/aime24"
 Q, B, PROBES = 3, 16, 6
@@ -246,7 +246,9 @@ def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay
     assert metric(metrics_text, "autotts_requests_total", 'outcome="ok"') == Q
     opened = sum(r.model_extra["autotts"]["branches_opened"] for r in replies)
     assert metric(metrics_text, "autotts_branches_opened_total") == opened
-    assert metric(metrics_text, "autotts_tokens_total", 'kind="charged"') == sum(r.usage.completion_tokens for r in replies)
+    assert metric(metrics_text, "autotts_tokens_total", 'kind="charged"') == sum(
+        r.usage.completion_tokens for r in replies
+    )
     assert metric(metrics_text, "autotts_request_seconds_count") == Q
     assert health["status"] == "ok" and health["policy"] == "cmc" and not health["approved"]
     lines = read_jsonl(log)
@@ -255,7 +257,9 @@ def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay
     assert {x["request_id"] for x in actions} == {r.id.removeprefix("chatcmpl-") for r in replies}
     assert all(x["policy"] == "cmc" and x["version"] == "cmc" and x["beta"] == 0.5 for x in lines)
     waves = [x for x in actions if x["action"] != "note"]
-    assert len(waves) == sum(len([t for t in r.model_extra["autotts"]["trace"] if t["action"] != "note"]) for r in replies)
+    assert len(waves) == sum(
+        len([t for t in r.model_extra["autotts"]["trace"] if t["action"] != "note"]) for r in replies
+    )
 
 
 def test_serve_load_20_concurrent_requests_lose_nothing(script, replay, tmp_path):
@@ -314,7 +318,6 @@ def test_serve_backpressure_refuses_beyond_the_queue(script, tmp_path):
         "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100),
         "--max-concurrent", "1", "--max-queue", "1", "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
     ) as (url, _proc):  # fmt: skip
-
         body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
         with ThreadPoolExecutor(5) as pool:
             replies = list(pool.map(lambda _: post(url + "/chat/completions", body), range(5)))
@@ -376,10 +379,9 @@ def test_serve_refuses_an_unapproved_policy(tmp_path):
 
 
 def test_a_registered_unapproved_version_runs_only_with_the_flag_and_is_audited(tmp_path):
-    from governance_helpers import cli
-
     from autotts.governance import Registry
     from autotts.governance.evidence import EvidencePlan, collect_evidence, controller_source
+    from governance_helpers import cli
 
     reg_path = tmp_path / "reg.sqlite"
     with Registry.open(reg_path) as reg:
@@ -392,7 +394,13 @@ def test_a_registered_unapproved_version_runs_only_with_the_flag_and_is_audited(
     from autotts.live.policy import load_policy
 
     source = load_policy("p@1", allow_unapproved=True, registry=reg_path, warn=lambda _: None)
-    assert (source.label, source.kind, source.class_ref, source.beta, source.approved) == ("p@1", "builtin", "sc", 0.0, False)
+    assert (source.label, source.kind, source.class_ref, source.beta, source.approved) == (
+        "p@1",
+        "builtin",
+        "sc",
+        0.0,
+        False,
+    )
     with Registry.open(reg_path) as reg:
         assert any(e["action"] == "unapproved_use" for e in reg.audit_entries())
 
