@@ -84,6 +84,7 @@ class LiveResult:
             "tokens": self.tokens,
             "latency_tokens": self.latency_tokens,
             "wall_seconds": round(self.wall_seconds, 6),
+            "backend_seconds": round(self.backend_seconds, 6),
             "overhead_seconds_per_wave": round(self.overhead_per_wave, 6),
             "usage": self.usage,
             "failed_branches": self.failed_branches,
