@@ -23,8 +23,8 @@ def test_openai_sdk_calls_serve_in_front_of_gemma(tmp_path, llama_server):  # no
 
     log = tmp_path / "decisions.jsonl"
     # cmc at β = 0: spawns branches, advances and stops by agreement; the pool of 4 is its ceiling
-    with serve("cmc", "--allow-unapproved", "--beta", "0", "--backend", llama_server, "--model", "gemma-3-270m",
-               *SETTINGS, "--decision-log", str(log), "--backend-concurrency", "4", cwd=tmp_path) as (url, _):  # fmt: skip
+    args = ["--backend", llama_server, "--model", "gemma-3-270m", "--decision-log", str(log), *SETTINGS]
+    with serve("cmc", "--allow-unapproved", "--beta", "0", *args, cwd=tmp_path) as (url, _):
         client = OpenAI(base_url=url, api_key="-", max_retries=0, timeout=600)
         reply = client.chat.completions.create(model="cmc", messages=[{"role": "user", "content": "What is 12 + 30?"}])
         base = url.removesuffix("/v1")
@@ -57,7 +57,7 @@ def test_run_against_gemma_with_the_sim_to_real_comparison(tmp_path, llama_serve
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
     store = tmp_path / "gemma" / "arith.json.gz"
     collected = cli("collect", "--base-url", llama_server, "--model", "gemma-3-270m", "--questions", str(questions),
-                    "--out", str(store), "--top-logprobs", "0", "--concurrency", "4", *SETTINGS, cwd=tmp_path)  # fmt: skip
+                    "--out", str(store), "--top-logprobs", "0", *SETTINGS, cwd=tmp_path)  # fmt: skip
     assert collected.returncode == 0, collected.stderr[-2000:]
     out = tmp_path / "run"
     result = cli("run", "sc", "--allow-unapproved", "--beta", "0.25", "--base-url", llama_server, "--model",
