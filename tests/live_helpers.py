@@ -74,7 +74,7 @@ class TrackingServer(InferenceServer):
         self.in_flight = 0
         self.peak = 0
         self.requests = 0
-        self.started_at: dict[tuple[int, int], float] = {}
+        self.log: list[tuple[int, int, float]] = []  # (question, pool branch, time.time()) of every request
         self._count = threading.Lock()
 
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict]:
@@ -84,7 +84,7 @@ class TrackingServer(InferenceServer):
             self.requests += 1
             self.peak = max(self.peak, self.in_flight)
             if where is not None:
-                self.started_at[where[:2]] = time.monotonic()
+                self.log.append((where[0], where[1], time.time()))
         try:
             if self.hold:
                 time.sleep(self.hold)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autotts.env import Episode
+from autotts.env.core import branch_order
 from autotts.env.trace import trace_records
 from autotts.live import LiveConfig, LiveService, build_policy, load_policy
 from autotts.live.monitor import DriftMonitor, ReplayReference, episode_profile
@@ -38,6 +39,31 @@ from live_helpers import (
 STORE = "Qwen3-0.6B/aime24"
 Q, B, PROBES = 3, 16, 6
 CANDIDATES = Path(__file__).parent / "candidates"
+PRUNER = '''
+from autotts.controllers import Controller, majority
+
+
+class PruneHalf(Controller):
+    """Open k branches, advance them twice, prune the half whose answers are rarest, finish the rest."""
+
+    @classmethod
+    def schedule(cls, beta):
+        return {"k": max(2, round(2 + 6 * beta))}
+
+    def run(self, episode):
+        ids = episode.spawn(self.params["k"])
+        for _ in range(2):
+            ids = [i for i in ids if episode.is_live(i)]
+            if ids:
+                episode.advance(ids)
+        live = episode.live()
+        answers = episode.answers(live)
+        ranked = sorted(live, key=lambda i: (-answers.count(episode.answer(i)), i))
+        episode.prune(ranked[len(ranked) // 2 :])
+        while episode.live():
+            episode.advance(episode.live())
+        return majority([episode.answer(i) for i in episode.finished()])
+'''
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +120,7 @@ def assert_same(live, episode: Replayed) -> None:
 
 @pytest.mark.parametrize(
     ("ref", "beta"),
-    [("sc", 0.5), ("cmc", 0.5), ("esc", 0.5), ("asc", 0.5), ("sac", 0.5), ("short-m", 0.5), ("parallel-probe", 0.5)],
+    [(name, 0.5) for name in ("sc", "cmc", "esc", "asc", "sac", "short-m", "parallel-probe", "evo")],
 )
 def test_live_decides_exactly_as_replay_on_the_same_branches(script, replay, ref, beta):
     jobs = [(q, seed) for q in range(Q) for seed in (0, 3)]
@@ -212,12 +238,14 @@ def test_episode_profile_and_drift_flag():
 # ---------------------------------------------------------------------- autotts serve, over HTTP
 
 
-def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay, tmp_path):
+@pytest.mark.parametrize("ref", ["cmc", str(CANDIDATES / "cmc_like.py")], ids=["builtin", "sandboxed-file"])
+def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay, tmp_path, ref):
     from openai import OpenAI
 
     log = tmp_path / "decisions.jsonl"
+    label = Path(ref).name
     with TrackingServer(script) as backend, serve(
-        "cmc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
+        ref, "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
         "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100),
         "--decision-log", str(log), cwd=tmp_path,
     ) as (url, _proc):  # fmt: skip
@@ -234,7 +262,7 @@ def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay
         metrics_text = get(url.removesuffix("/v1") + "/metrics")[1]
         health = json.loads(get(url.removesuffix("/v1") + "/healthz")[1])
     for q, reply in enumerate(replies):
-        episode = replay_episode(replay[q], "cmc", 0.5, q)
+        episode = replay_episode(replay[q], ref, 0.5, q)
         summary = reply.model_extra["autotts"]
         assert summary["trace"] == trace_records(episode.trace)
         assert reply.choices[0].message.content == episode.answer
@@ -242,7 +270,8 @@ def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay
         assert reply.usage.prompt_tokens > 0 and summary["usage"]["probe_tokens"] > 0
         profile = episode_profile(episode.trace)
         assert summary["branches_opened"] == profile["branches_opened"] > 0
-        assert summary["stop_round"] == profile["stop_round"] and summary["policy"] == "cmc"
+        assert summary["stop_round"] == profile["stop_round"] and summary["policy"] == label
+        assert summary["sandboxed"] == ref.endswith(".py")
     assert metric(metrics_text, "autotts_requests_total", 'outcome="ok"') == Q
     opened = sum(r.model_extra["autotts"]["branches_opened"] for r in replies)
     assert metric(metrics_text, "autotts_branches_opened_total") == opened
@@ -250,40 +279,48 @@ def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay
         r.usage.completion_tokens for r in replies
     )
     assert metric(metrics_text, "autotts_request_seconds_count") == Q
-    assert health["status"] == "ok" and health["policy"] == "cmc" and not health["approved"]
+    assert health["status"] == "ok" and health["policy"] == label and not health["approved"]
     lines = read_jsonl(log)
     assert lines[0]["event"] == "unapproved"
     actions = [x for x in lines if x["event"] == "action"]
     assert {x["request_id"] for x in actions} == {r.id.removeprefix("chatcmpl-") for r in replies}
-    assert all(x["policy"] == "cmc" and x["version"] == "cmc" and x["beta"] == 0.5 for x in lines)
+    assert all(x["policy"] == label and x["version"] == replies[0].model_extra["autotts"]["version"] for x in lines)
+    assert all(x["beta"] == 0.5 for x in lines)
     waves = [x for x in actions if x["action"] != "note"]
     assert len(waves) == sum(
         len([t for t in r.model_extra["autotts"]["trace"] if t["action"] != "note"]) for r in replies
     )
 
 
-def test_serve_load_20_concurrent_requests_lose_nothing(script, replay, tmp_path):
-    """Bounded load: 20 concurrent SDK requests, twice; none lost, every one equal to replay, nothing
-    left in flight on the backend, memory flat between the rounds."""
+def test_serve_load_20_concurrent_requests_lose_nothing(tmp_path):
+    """Bounded load: 20 concurrent SDK requests (one question each), twice; none lost, every one equal to
+    replay, no request for a branch after it was pruned, nothing left in flight on the backend, memory
+    flat between the rounds."""
     from openai import AsyncOpenAI
 
+    n = 20
+    script = script_from_store(STORE, n, B, PROBES)
+    replay = replay_questions(script)
+    log = tmp_path / "d.jsonl"
+    pruner = tmp_path / "prune_half.py"
+    pruner.write_text(PRUNER)
     with TrackingServer(script, hold=0.005) as backend, serve(
-        "sc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
-        "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100), "--max-concurrent", "20",
-        "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
+        str(pruner), "--trusted", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url,
+        "--model", "scripted", "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100),
+        "--max-concurrent", "20", "--decision-log", str(log), cwd=tmp_path,
     ) as (url, proc):  # fmt: skip
 
-        async def burst():
+        async def burst(seed: int):
             client = AsyncOpenAI(base_url=url, api_key="-", max_retries=0, timeout=120)
             try:
                 return await asyncio.gather(
                     *(
                         client.chat.completions.create(
-                            model="sc",
-                            messages=[{"role": "user", "content": f"question {i % Q}"}],
-                            extra_body={"autotts": {"question_index": i % Q, "seed": i}},
+                            model="cmc",
+                            messages=[{"role": "user", "content": f"question {i}"}],
+                            extra_body={"autotts": {"question_index": i, "seed": seed}},
                         )
-                        for i in range(20)
+                        for i in range(n)
                     )
                 )
             finally:
@@ -295,21 +332,41 @@ def test_serve_load_20_concurrent_requests_lose_nothing(script, replay, tmp_path
                     return int(line.split()[1])
             return 0
 
-        first = asyncio.run(burst())
+        first = asyncio.run(burst(0))
+        time.sleep(0.3)
+        first_requests = list(backend.log)
         before = rss()
-        second = asyncio.run(burst())
+        second = asyncio.run(burst(1))
         after = rss()
+        time.sleep(0.5)
         in_flight = backend.in_flight
         metrics_text = get(url.removesuffix("/v1") + "/metrics")[1]
-    assert len(first) == len(second) == 20
-    for i, reply in enumerate(second):
-        episode = replay_episode(replay[i % Q], "sc", 0.5, i)
-        assert reply.choices[0].message.content == episode.answer
-        assert reply.usage.completion_tokens == episode.tokens
+    assert len(first) == len(second) == n
+    for seed, replies in ((0, first), (1, second)):
+        for i, reply in enumerate(replies):
+            episode = replay_episode(replay[i], str(pruner), 0.5, seed)
+            assert reply.model_extra["autotts"]["trace"] == trace_records(episode.trace)
+            assert reply.usage.completion_tokens == episode.tokens
     assert backend.peak > 1  # requests did run concurrently
     assert in_flight == 0 and metric(metrics_text, "autotts_backend_in_flight") == 0
-    assert metric(metrics_text, "autotts_requests_total", 'outcome="ok"') == 40
+    assert metric(metrics_text, "autotts_requests_total", 'outcome="ok"') == 2 * n
     assert after - before < 30_000  # KiB: flat, not growing with requests
+    # no generation after a prune: every request for a pruned pool branch started before the prune
+    lines = read_jsonl(log)
+    started = {x["request_id"]: x for x in lines if x["event"] == "start"}
+    prunes = [x for x in lines if x["event"] == "action" and x["action"] == "prune"]
+    assert prunes and metric(metrics_text, "autotts_branches_pruned_total") == sum(len(x["branches"]) for x in prunes)
+    order = branch_order(0, B)  # the first round (seed 0): branch id i is pool branch order[i]
+    checked = 0
+    for x in prunes:
+        start = started[x["request_id"]]
+        if start["seed"] != 0:
+            continue
+        for branch in x["branches"]:
+            asked = [t for q, b, t in first_requests if (q, b) == (start["question_index"], order[branch])]
+            assert asked and max(asked) <= x["ts"]
+            checked += 1
+    assert checked > 0
 
 
 def test_serve_backpressure_refuses_beyond_the_queue(script, tmp_path):

@@ -15,7 +15,7 @@ from test_collect_e2e import llama_server  # noqa: F401 - the module-scoped serv
 
 DELTA, INTERVALS, POOL = 32, 3, 4
 SETTINGS = ["--interval", str(DELTA), "--max-tokens", str(DELTA * INTERVALS), "--branches", str(POOL),
-            "--probe-tokens", "12", "--temperature", "0.7"]  # fmt: skip
+            "--probe-tokens", "12", "--temperature", "0.7", "--timeout", "600"]  # fmt: skip
 
 
 def test_openai_sdk_calls_serve_in_front_of_gemma(tmp_path, llama_server):  # noqa: F811

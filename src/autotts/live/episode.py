@@ -132,8 +132,11 @@ class Backend:
     async def close(self) -> None:
         await self.client.close()
 
-    async def generate(self, question: str, partial: str, **kwargs: Any) -> tuple[Generation, float]:
-        """One request (the client's retries included); returns the reply and the seconds it took."""
+    async def generate(
+        self, question: str, partial: str, *, kind: str = "interval", **kwargs: Any
+    ) -> tuple[Generation, float]:
+        """One request (``kind``: interval or probe; the client's retries included); returns the reply
+        and the seconds it took."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.config.backend_concurrency)
         cfg = self.config
@@ -144,7 +147,6 @@ class Backend:
             self.waiting -= 1
         self.in_flight += 1
         start = time.perf_counter()
-        kind = "probe" if kwargs.get("temperature") == 0.0 else "interval"
         try:
             reply = await self.client.generate(
                 cfg.prompt(question, partial),
@@ -414,6 +416,7 @@ class LiveEpisode(Episode):
         reply, seconds = await self.backend.generate(
             self.question,
             "".join(branch.texts[: k + 1]) + cfg.probe_suffix,
+            kind="probe",
             max_tokens=cfg.probe_tokens,
             temperature=0.0,
             seed=request_seed(cfg.seed, branch.q, branch.b, k),
@@ -433,6 +436,7 @@ class LiveEpisode(Episode):
             reply, seconds = await self.backend.generate(
                 self.question,
                 text + cfg.probe_suffix,
+                kind="probe",
                 max_tokens=cfg.probe_tokens,
                 temperature=0.0,
                 seed=request_seed(cfg.seed, branch.q, branch.b, -1),
