@@ -497,3 +497,26 @@ def replay_episode_gold(script, q: int) -> str:
     """A gold answer: the final answer of the question's first scripted branch."""
     text = "".join(script.questions[q][0].texts)
     return text.rsplit("\\boxed{", 1)[1].rsplit("}", 1)[0]
+
+
+def test_serve_drift_reference_from_a_replay_store(script, tmp_path):
+    """--drift-store replays the policy first; each reply says whether it stayed in the replay range and
+    /healthz and /metrics carry the monitor's state."""
+    with TrackingServer(script) as backend, serve(
+        "sc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
+        "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100),
+        "--drift-store", STORE, "--drift-seeds", "2", "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
+    ) as (url, _proc):  # fmt: skip
+        body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
+        status, _, reply = post(url + "/chat/completions", body)
+        health = json.loads(get(url.removesuffix("/v1") + "/healthz")[1])
+        metrics_text = get(url.removesuffix("/v1") + "/metrics")[1]
+    assert status == 200
+    drift = reply["autotts"]["drift"]
+    # sc at β = 0.5 reads 8 branches in one wave, live as in replay
+    assert drift["branches_opened"] == {"value": 8, "replay_range": [8, 8], "in_range": True}
+    assert drift["stop_round"] == {"value": 1, "replay_range": [1, 1], "in_range": True}
+    quantities = health["drift"]["quantities"]
+    assert health["drift"]["reference"]["store"] == STORE and not quantities["branches_opened"]["drifted"]
+    assert metric(metrics_text, "autotts_drift", 'quantity="stop_round"') == 0
+    assert metric(metrics_text, "autotts_drift_outside_share", 'quantity="branches_opened"') == 0
