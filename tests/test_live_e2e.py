@@ -13,9 +13,9 @@ from governance_helpers import cli
 from live_helpers import get, metric, read_jsonl, serve
 from test_collect_e2e import llama_server  # noqa: F401 - the module-scoped server fixture
 
-DELTA, INTERVALS, POOL = 32, 3, 4
+DELTA, INTERVALS, POOL = 16, 3, 4
 SETTINGS = ["--interval", str(DELTA), "--max-tokens", str(DELTA * INTERVALS), "--branches", str(POOL),
-            "--probe-tokens", "12", "--temperature", "0.7", "--timeout", "600"]  # fmt: skip
+            "--probe-tokens", "8", "--temperature", "0.7", "--timeout", "600"]  # fmt: skip
 
 
 def test_openai_sdk_calls_serve_in_front_of_gemma(tmp_path, llama_server):  # noqa: F811
