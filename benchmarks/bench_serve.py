@@ -11,7 +11,11 @@ waves). Two figures per policy:
   does inside ``serve`` (episode accounting, the controller, thread hand-offs, answer extraction,
   decision log, metrics), the target being < 5 ms;
 * **end-to-end overhead per wave** = (client wall − backend critical path) / waves: the same plus the
-  client ↔ serve HTTP round trip (once per request, spread over its waves).
+  client ↔ serve HTTP round trip (once per request, spread over its waves);
+* **serve CPU per wave** (and per backend request): the serve process's CPU seconds over the run,
+  which includes the ``openai`` client's own work for every backend request — the figure that does
+  not depend on the neighbours. Under concurrency the wall-time overheads measure how long a wave
+  waits for this one process's event loop (and the GIL) on a shared 2-core machine, not work done.
 
 The backend's own time per request (SDK → backend → SDK) is measured alone as the reference.
 
@@ -49,6 +53,7 @@ class Backend:
 
     def __init__(self, hold: float):
         self.hold = hold
+        self.requests = 0
         self.table = {}
         for b in range(POOL):
             for k in [-1, *range(INTERVALS)]:
@@ -57,6 +62,7 @@ class Backend:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers and body wait on the client's delayed ACK (~40 ms)
 
             def log_message(self, *args):
                 pass
@@ -67,6 +73,7 @@ class Backend:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 b, k = backend.table[body["seed"]]
+                backend.requests += 1
                 if backend.hold:
                     time.sleep(backend.hold)
                 prompt = body.get("prompt", "")
@@ -113,6 +120,7 @@ def start_serve(policy: str, beta: float, backend: str, folder: Path) -> tuple[s
         [sys.executable, "-m", "autotts.cli", "serve", policy, "--allow-unapproved", "--beta", str(beta),
          "--backend", backend, "--model", "scripted", "--branches", str(POOL), "--interval", str(DELTA),
          "--max-tokens", str(DELTA * INTERVALS), "--port", str(port), "--max-concurrent", "64",
+         "--backend-concurrency", "1024",
          "--decision-log", str(folder / f"{policy}.jsonl")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -141,6 +149,12 @@ async def call(client, i: int) -> dict:
     return {"client": wall, "server": s["wall_seconds"], "backend": s["backend_seconds"], "waves": s["waves"]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(url: str, requests: int, concurrency: int) -> list[dict]:
     from openai import AsyncOpenAI
 
@@ -153,7 +167,7 @@ async def measure(url: str, requests: int, concurrency: int) -> list[dict]:
 
     try:
         await one(10_000)  # warm-up
-        return await asyncio.gather(*(one(i) for i in range(requests)))
+        return await asyncio.gather(*(one(i) for i in range(1, requests + 1)))
     finally:
         await client.close()
 
@@ -177,7 +191,7 @@ def ms(x: float) -> float:
     return round(1000 * x, 3)
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], cpu: float, backend_requests: int) -> dict:
     server = [(r["server"] - r["backend"]) / r["waves"] for r in rows]
     client = [(r["client"] - r["backend"]) / r["waves"] for r in rows]
     return {
@@ -185,6 +199,8 @@ def summarise(rows: list[dict]) -> dict:
         "waves_per_request": statistics.mean(r["waves"] for r in rows),
         "server_overhead_ms_per_wave": {"median": ms(statistics.median(server)), "p95": ms(_p95(server))},
         "end_to_end_overhead_ms_per_wave": {"median": ms(statistics.median(client)), "p95": ms(_p95(client))},
+        "serve_cpu_ms_per_wave": ms(cpu / sum(r["waves"] for r in rows)),
+        "serve_cpu_ms_per_backend_request": ms(cpu / backend_requests),
         "backend_critical_path_s": round(statistics.median(r["backend"] for r in rows), 4),
         "client_wall_s": round(statistics.median(r["client"] for r in rows), 4),
     }
@@ -217,15 +233,19 @@ def main() -> None:
             try:
                 entry = {}
                 for label, conc in (("sequential", 1), (f"concurrent {args.concurrency}", args.concurrency)):
+                    cpu0, asked0 = cpu_seconds(proc.pid), backend.requests
                     rows = asyncio.run(measure(url, args.requests, conc))
-                    entry[label] = summarise(rows)
+                    cpu, asked = cpu_seconds(proc.pid) - cpu0, backend.requests - asked0
+                    entry[label] = summarise(rows, cpu, asked)
                     s = entry[label]
                     print(
                         f"{policy}@{beta:g} {label:>14}: {s['waves_per_request']:.1f} waves/request, server overhead "
                         f"{s['server_overhead_ms_per_wave']['median']:.2f} ms/wave (p95 "
                         f"{s['server_overhead_ms_per_wave']['p95']:.2f}), end to end "
                         f"{s['end_to_end_overhead_ms_per_wave']['median']:.2f} ms/wave; backend critical path "
-                        f"{s['backend_critical_path_s']:.3f} s of {s['client_wall_s']:.3f} s"
+                        f"{s['backend_critical_path_s']:.3f} s of {s['client_wall_s']:.3f} s; serve CPU "
+                        f"{s['serve_cpu_ms_per_wave']:.1f} ms/wave, "
+                        f"{s['serve_cpu_ms_per_backend_request']:.2f} ms/backend request"
                     )
                 result["policies"][f"{policy}@{beta:g}"] = entry
             finally:

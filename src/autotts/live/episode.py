@@ -140,13 +140,13 @@ class Backend:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.config.backend_concurrency)
         cfg = self.config
+        start = time.perf_counter()  # waiting for a slot is waiting on the backend's capacity
         self.waiting += 1
         try:
             await self._slots.acquire()
         finally:
             self.waiting -= 1
         self.in_flight += 1
-        start = time.perf_counter()
         try:
             reply = await self.client.generate(
                 cfg.prompt(question, partial),
