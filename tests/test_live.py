@@ -520,3 +520,43 @@ def test_serve_drift_reference_from_a_replay_store(script, tmp_path):
     assert health["drift"]["reference"]["store"] == STORE and not quantities["branches_opened"]["drifted"]
     assert metric(metrics_text, "autotts_drift", 'quantity="stop_round"') == 0
     assert metric(metrics_text, "autotts_drift_outside_share", 'quantity="branches_opened"') == 0
+
+
+def test_a_client_that_hangs_up_abandons_its_generations(script, tmp_path):
+    with TrackingServer(script, hold=0.3) as backend, serve(
+        "sc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
+        "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100),
+        "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
+    ) as (url, _proc):  # fmt: skip
+        body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
+        with pytest.raises(OSError):  # the client gives up after 1 s; the episode needs > 2 s
+            post(url + "/chat/completions", body, timeout=1.0)
+        time.sleep(1.5)  # the server notices within 0.25 s; requests in flight finish or are dropped
+        asked = backend.requests
+        time.sleep(1.0)
+        metrics_text = get(url.removesuffix("/v1") + "/metrics")[1]
+        assert backend.requests == asked  # nothing more was asked for the abandoned episode
+    assert metric(metrics_text, "autotts_generations_cancelled_total", 'reason="cancelled"') == 1
+    assert metric(metrics_text, "autotts_requests_total", 'outcome="cancelled"') == 1
+    assert metric(metrics_text, "autotts_backend_in_flight") == 0
+    assert metric(metrics_text, "autotts_requests_in_flight") == 0
+
+
+def test_a_controller_that_raises_or_cheats_fails_the_request_clearly(script, tmp_path):
+    raising = tmp_path / "raising.py"
+    raising.write_text(
+        "from autotts.controllers import Controller\n\n\nclass Raises(Controller):\n"
+        "    def run(self, episode):\n        episode.spawn(1)\n        raise ValueError('no idea')\n"
+    )
+    cheating = tmp_path / "cheating.py"
+    cheating.write_text(
+        "from autotts.controllers import Controller\n\n\nclass Cheats(Controller):\n"
+        "    def run(self, episode):\n        episode.spawn(1)\n        return 'an answer never revealed'\n"
+    )
+    with TrackingServer(script) as server:
+        (raised,) = play_live(server.url, str(raising), 0.5, [(0, 0)])
+        (sandboxed,) = play_live(server.url, str(raising), 0.5, [(0, 0)], trusted=False)
+        (cheated,) = play_live(server.url, str(cheating), 0.5, [(0, 0)], trusted=False)
+    assert raised.status == 500 and "ValueError: no idea" in raised.error and raised.tokens == DELTA
+    assert sandboxed.status == 500 and "no idea" in sandboxed.error
+    assert cheated.status == 500 and "never revealed" in cheated.error

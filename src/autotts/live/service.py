@@ -124,6 +124,8 @@ class LiveService:
         self.deadline = deadline
         self.backend = backend or Backend(config)
         self.backend.on_request = self._backend_request
+        # read at scrape time: a cancelled request leaves without a callback
+        self.metrics.backend_in_flight.set_function(lambda: self.backend.in_flight)
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="policy")
         self._slots: asyncio.Semaphore | None = None
         self._queued = 0
@@ -145,7 +147,6 @@ class LiveService:
 
     def _backend_request(self, kind: str, seconds: float, reply: Any, error: str | None) -> None:
         self.metrics.backend_request(kind, seconds, error is not None)
-        self.metrics.backend_in_flight.set(self.backend.in_flight)
 
     # ------------------------------------------------------------------ answering
 
