@@ -560,3 +560,28 @@ def test_a_controller_that_raises_or_cheats_fails_the_request_clearly(script, tm
     assert raised.status == 500 and "ValueError: no idea" in raised.error and raised.tokens == DELTA
     assert sandboxed.status == 500 and "no idea" in sandboxed.error
     assert cheated.status == 500 and "never revealed" in cheated.error
+
+
+def test_shutdown_fails_what_outlives_the_drain_with_a_clean_503(script, tmp_path):
+    with TrackingServer(script, hold=0.5) as backend, serve(
+        "sc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
+        "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100), "--drain", "1",
+        "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
+    ) as (url, proc):  # fmt: skip
+        box = {}
+
+        def call():
+            body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
+            box["reply"] = post(url + "/chat/completions", body)
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        time.sleep(0.5)  # in flight: its 7-interval reads take > 3.5 s
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        thread.join(timeout=30)
+        proc.wait(timeout=30)
+        took = time.monotonic() - started
+    status, _, reply = box["reply"]
+    assert status == 503 and "shutting down" in reply["error"]["message"]
+    assert took < 10 and "serve: stopped" in serve_log(tmp_path)

@@ -208,6 +208,11 @@ def serve(app: Any, service: LiveService, *, host: str, port: int, drain: float,
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
+            if not service.draining and service.loop is not None and not service.loop.is_closed():
+                # after the drain, fail what is still running with a clean 503 (uvicorn waits a little
+                # longer, so those answers go out before it closes the connections)
+                loop = service.loop
+                loop.call_soon_threadsafe(lambda: loop.call_later(drain, service.abort_all))
             service.draining = True
             super().handle_exit(sig, frame)
 
@@ -217,6 +222,6 @@ def serve(app: Any, service: LiveService, *, host: str, port: int, drain: float,
                 on_ready()
 
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=drain, access_log=False
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=drain + 5, access_log=False
     )
     Server(config).run()
