@@ -584,4 +584,4 @@ def test_shutdown_fails_what_outlives_the_drain_with_a_clean_503(script, tmp_pat
         took = time.monotonic() - started
     status, _, reply = box["reply"]
     assert status == 503 and "shutting down" in reply["error"]["message"]
-    assert took < 10 and "serve: stopped" in serve_log(tmp_path)
+    assert took < 10 and "serve: stopped (1 requests failed at shutdown)" in serve_log(tmp_path)

@@ -102,8 +102,8 @@ def build_app(service: LiveService, *, default_seed: int = 0) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with service:
             yield
-            left = len(service._episodes)  # still running after the drain: failed cleanly (503) by close()
-        print(f"serve: stopped ({left} requests failed at shutdown)", file=sys.stderr, flush=True)
+        # requests still running after the drain were failed cleanly (503)
+        print(f"serve: stopped ({service.failed_at_shutdown} requests failed at shutdown)", file=sys.stderr, flush=True)
 
     app = FastAPI(title="autotts serve", lifespan=lifespan, docs_url=None, redoc_url=None)
     policy = service.policy_info

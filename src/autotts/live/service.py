@@ -131,6 +131,7 @@ class LiveService:
         self._queued = 0
         self._episodes: dict[str, LiveEpisode] = {}
         self.draining = False
+        self.failed_at_shutdown = 0
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> LiveService:
@@ -316,6 +317,7 @@ class LiveService:
         episodes = list(self._episodes.values())
         for episode in episodes:
             self._abandon(episode, "shutdown", message, 503)
+        self.failed_at_shutdown += len(episodes)
         return len(episodes)
 
     async def close(self) -> None:
