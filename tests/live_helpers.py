@@ -67,9 +67,19 @@ class TrackingServer(InferenceServer):
     """The scripted server, also counting requests in flight, remembering when each (question,
     branch) was last asked for, and failing chosen branches for good or holding requests."""
 
-    def __init__(self, script: Script, *, broken: set[tuple[int, int]] | None = None, hold: float = 0.0, **kw: Any):
+    def __init__(
+        self,
+        script: Script,
+        *,
+        broken: set[tuple[int, int]] | dict[tuple[int, int], str] | None = None,
+        hold: float = 0.0,
+        **kw: Any,
+    ):
         super().__init__(script, **kw)
-        self.broken = broken or set()
+        # (question, branch) -> how its every request fails: "500", "hang" (answers after ``slow``
+        # seconds, past the client's time-out) or "drop" (closes the connection without a reply)
+        self.broken = dict.fromkeys(broken, "500") if isinstance(broken, set) else dict(broken or {})
+        self._httpd.handle_error = lambda *args: None  # a dropped connection is the point, not news
         self.hold = hold
         self.in_flight = 0
         self.peak = 0
@@ -88,8 +98,13 @@ class TrackingServer(InferenceServer):
         try:
             if self.hold:
                 time.sleep(self.hold)
-            if where is not None and where[:2] in self.broken:
+            fault = self.broken.get(where[:2]) if where is not None else None
+            if fault == "500":
                 return 500, {"error": {"message": f"scripted failure of branch {where[:2]}"}}
+            if fault == "hang":
+                time.sleep(self.slow)
+            if fault == "drop":
+                raise ConnectionAbortedError("scripted drop")
             return super().answer(path, body)
         finally:
             with self._count:
