@@ -463,6 +463,13 @@ def test_a_registered_unapproved_version_runs_only_with_the_flag_and_is_audited(
     )
     with Registry.open(reg_path) as reg:
         assert any(e["action"] == "unapproved_use" for e in reg.audit_entries())
+        approved, _ = reg.approve("p@1", by="alice", note="read", override="test of the live gate")
+        assert approved
+        reg.promote("p@1", by="alice")
+    warnings: list[str] = []
+    source = load_policy("p@production", registry=reg_path, warn=warnings.append)
+    assert (source.label, source.approved, source.describe()["registry_status"]) == ("p@1", True, "approved")
+    assert not warnings  # an approved version runs without the flag and without a warning
 
 
 def test_run_writes_results_and_the_sim_to_real_comparison(script, tmp_path):
