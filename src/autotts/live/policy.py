@@ -401,11 +401,7 @@ class SandboxedPolicy:
         confidence: list[float] = []
         if len(waves):
             kind, size = int(kinds[0]), int(sizes[0])
-            if (
-                episode.max_branches == UPSTREAM_POOL
-                and self.kind == "upstream"
-                and (size != 1 or any(s != 1 for s in steps))
-            ):
+            if self.kind == "upstream" and (size != 1 or any(s != 1 for s in steps)):
                 raise ValueError("a published-harness controller acts on one branch per wave, one interval at a time")
             if kind == 1:
                 if len(ids) != size:
@@ -486,10 +482,6 @@ def build_policy(
         raise PolicyError(
             f"an untrusted controller file only runs behind the sandbox, which is unavailable: {exc}"
         ) from None
-
-
-def answer_was_revealed(episode: LiveEpisode, answer: str | None) -> bool:
-    return answer is None or episode.was_revealed(answer)
 
 
 __all__ = [
