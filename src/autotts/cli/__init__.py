@@ -17,6 +17,8 @@ from . import policy as policy_cmd
 from . import report as report_cmd
 from . import reproduce as reproduce_cmd
 from . import robustness as robustness_cmd
+from . import run as run_cmd
+from . import serve as serve_cmd
 from . import validate as validate_cmd
 from . import verify as verify_cmd
 from .common import DATA_DIR_ENV, global_options, guard_commands
@@ -55,6 +57,8 @@ app.command("robustness")(robustness_cmd.robustness_command)
 app.command("verify")(verify_cmd.verify_command)
 app.add_typer(policy_cmd.app, name="policy")
 app.command("collect")(collect_cmd.collect_command)
+app.command("serve")(serve_cmd.serve_command)
+app.command("run")(run_cmd.run_command)
 
 guard_commands(app)  # after every command is registered: one error path and --data-dir for all
 
