@@ -137,7 +137,7 @@ def sim_to_real(
     trusted: bool = False,
 ) -> dict[str, Any]:
     """The replay prediction for the same policy and β on ``store_ref`` beside the live figures."""
-    from ..data.registry import load_store
+    from ..data.lookup import load_store
     from ..evaluation import ControllerSpec, grid
     from ..report.runs import run_cells
     from .monitor import replay_reference  # noqa: F401 - same evaluation path as the drift reference
@@ -220,7 +220,7 @@ def _settings_differ(service: LiveService, store_ref: str) -> list[str]:
     """Settings the store's metadata records that differ from this run's (collected stores only)."""
     import gzip
 
-    from ..data.registry import store_path
+    from ..data.lookup import store_path
 
     try:
         path = store_path(store_ref)
