@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from autotts.data.registry import load_store
+from autotts.data.lookup import load_store
 
 from autotts.data.collect import DYNASOR_SUFFIX
 from autotts.data.collect.answers import boxed_answer, clean, probe_answer

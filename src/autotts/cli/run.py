@@ -134,7 +134,7 @@ def run_command(
         backend_concurrency=backend_concurrency,
     )
     if store:
-        from ..data.registry import load_store
+        from ..data.lookup import load_store
 
         try:
             load_store(store)  # a bad store fails now, not after the live run
