@@ -53,8 +53,8 @@ def fetch_command(
 def list_command(
     data_dir_opt: Path = typer.Option(None, "--data-dir", help="Data directory to list."),
 ) -> None:
-    """Show the installed stores: questions, branches, probe interval, mean branch tokens and the
-    accuracy of a majority vote over the whole pool.
+    """Show the installed stores: questions, branches, probe interval, mean branch tokens, the
+    accuracy of a majority vote over the whole pool and the answer type (exact, math or choice).
 
     Example: autotts data list
     """
@@ -63,6 +63,7 @@ def list_command(
     table.add_column("store", no_wrap=True)
     for column in ("questions", "branches", "Δ", "mean tokens", "maj@pool %"):
         table.add_column(column, justify="right")
+    table.add_column("answers")
     found = 0
     for name in installed_stores(root):  # the published stores, then imported ones
         path = installed_path(name, root)
@@ -78,6 +79,7 @@ def list_command(
             str(s.probe_freq),
             f"{s.mean_branch_tokens:,.0f}",
             f"{s.majority_accuracy:.1f}",
+            s.answer_type,
         )
     if not found:
         fail(f"no stores installed in {root}; run `autotts data fetch --from ../shared/replay`", code=1)

@@ -36,7 +36,8 @@ ANSWER_TYPES = ("math", "choice", "exact")
 # Dynasor's answer-forcing opening, ended for a choice: the probe's reply closes the parenthesis
 CHOICE_PROBE_SUFFIX = "\n\n... Oh, I suddenly got the answer to the whole problem, **Final Answer**\n\nThe answer is ("
 CHOICE_INSTRUCTION = (
-    'Please reason step by step, and finish with "The answer is (X)" where X is the letter of your choice.'
+    'Think step by step, then finish with the sentence "The answer is" followed by the letter of the '
+    "correct option in parentheses."
 )
 CHOICE_EXTRACTION = (
     "first \\boxed{X}, else the last 'answer is/answer: X' (X a letter standing alone; a lower-case "

@@ -135,6 +135,7 @@ class StoreSummary:
     probe_freq: int
     mean_branch_tokens: float
     majority_accuracy: float
+    answer_type: str = "exact"
 
     @classmethod
     def of(cls, store: Store) -> StoreSummary:
@@ -157,6 +158,7 @@ class StoreSummary:
             probe_freq=freqs.pop() if len(freqs) == 1 else -1,
             mean_branch_tokens=float(np.mean(tokens)) if tokens else 0.0,
             majority_accuracy=100.0 * correct / n if n else 0.0,
+            answer_type=store.answer_type,
         )
 
 
