@@ -379,3 +379,35 @@ def test_collect_choice_uses_the_type_suffix_and_extractor(tmp_path: Path) -> No
     assert raw["questions"][0]["autotts"]["choices"] == ["Jupiter", "Venus", "Mars", "Saturn"]
     store = load_store_file(out)
     assert store.answer_type == "choice" and [q.gold for q in store.questions] == ["C", "B"]
+
+
+# ---------------------------------------------------------------- import with a type
+
+
+def test_import_types_an_upstream_file(tmp_path: Path) -> None:
+    from autotts.data.fetch import FetchError
+    from autotts.data.importing import import_store
+
+    upstream = [question("(B)", [[["b", "Because"], 30, "The answer is C."], [["E"], 20, "answer: b"]])]
+    path = tmp_path / "gpqa.json"
+    path.write_text(json.dumps(upstream))
+    root = tmp_path / "data"
+    item = import_store(path, "m/gpqa", root, answer_type="choice", options=4)
+    assert item.store.answer_type == "choice"
+    installed = json.loads(gzip.decompress(item.path.read_bytes()))
+    (obj,) = installed["questions"]
+    assert obj["gold_answer"] == "B" and obj["autotts"]["gold_raw"] == "(B)"
+    assert obj["each_branch"] == [[["B", "ERR"], 30, "C"], [["ERR"], 20, "B"]]
+    assert obj["autotts"]["branches"][0] == {"probe_raw": ["b", "Because"], "final_raw": "The answer is C."}
+    assert installed["metadata"]["answer_type"] == {"name": "choice", "options": 4}
+    # the installed copy loads to the same canonical store
+    assert load_store_file(item.path, "m/gpqa").questions == item.store.questions
+    with pytest.raises(FetchError, match="needs --options N"):
+        import_store(path, "m/gpqa2", root, answer_type="choice")
+    with pytest.raises(FetchError, match="published stores are exact as published"):
+        import_store(path, "Qwen3-4B/aime24", root, answer_type="exact")
+    math_path = tmp_path / "math.json"
+    math_path.write_text(json.dumps([question("1/2", [[["0.5"], 10, "\\frac{1}{2}"]])]))
+    pytest.importorskip("math_verify")
+    typed = import_store(math_path, "m/math", root, answer_type="math").store
+    assert typed.answer_type == "math" and typed.questions[0].branches[0].steps == ("1/2", "1/2")

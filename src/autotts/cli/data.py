@@ -110,6 +110,10 @@ def import_command(
         None, "--data-dir", help="Where to install (default $AUTOTTS_DATA_DIR or ~/.cache/autotts)."
     ),
     force: bool = typer.Option(False, "--force", help="Replace a different store already installed under NAME."),
+    answer_type: str = typer.Option(
+        None, "--answer-type", help="Type an upstream-format file: math, choice or exact (see docs/answers.md)."
+    ),
+    options: int = typer.Option(None, "--options", help="choice: the option count of every question (e.g. 4)."),
 ) -> None:
     """Install a store of your own into the data directory, so --store MODEL/BENCH finds it.
 
@@ -121,15 +125,21 @@ def import_command(
       autotts data import stores/my-model/aime25.json.gz --name my-model/aime25
 
       autotts eval -c sc -c cmc --store my-model/aime25 --beta 0.5,1
+
+      autotts data import gpqa_diamond.json --name Qwen3-8B/gpqa --answer-type choice --options 4
+
+    --answer-type installs a file in the upstream format (a list of questions) with that answer type:
+    answers are put in the type's canonical form (the raw strings are kept), so votes and grades
+    follow the type.
     """
     root = data_dir(data_dir_opt)
     try:
-        item = import_store(file, name, root, force=force)
+        item = import_store(file, name, root, force=force, answer_type=answer_type, options=options)
     except FetchError as exc:
         fail(str(exc))
     s = item.store.summary()
     console.print(
         f"[green]installed[/] {name} -> {item.path} (sha256 {item.sha256[:16]}…): "
-        f"{s.questions} questions × {s.branches} branches, Δ={s.probe_freq}",
+        f"{s.questions} questions × {s.branches} branches, Δ={s.probe_freq}, answers {s.answer_type}",
         highlight=False,
     )
