@@ -357,17 +357,18 @@ def _canonical_question(
         if gold == ERR:
             allowed = f"one of the option letters {', '.join(letters)}" if letters else "a non-empty answer"
             raise StoreError(path, f"must be {allowed}, got {question.gold!r}", question=q, field="gold_answer")
-    intern: dict[str, str] = {}
+    # canonicalise each distinct string once; a store already canonical (any store autotts collect
+    # writes) is returned as it is, so loading it costs one set union per question
+    distinct = set().union(*(branch.steps for branch in question.branches))
+    changed = {a: sys.intern(c) for a in distinct if (c := canonical(a)) != a}
+    if not changed and gold == question.gold:
+        return question
     branches = []
-    changed = gold != question.gold
     for branch in question.branches:
-        steps = tuple(intern.setdefault(c, sys.intern(c)) for c in map(canonical, branch.steps))
-        if steps != branch.steps:
-            changed = True
+        if not changed.keys().isdisjoint(branch.steps):
+            steps = tuple(changed.get(a, a) for a in branch.steps)
             branch = Branch(branch.probes, branch.tokens, steps[-1], steps, branch.confidence)
         branches.append(branch)
-    if not changed:
-        return question
     gold = sys.intern(gold) if gold else gold
     return Question(question.index, question.text, gold, question.probe_freq, tuple(branches))
 
