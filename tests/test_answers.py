@@ -411,3 +411,22 @@ def test_import_types_an_upstream_file(tmp_path: Path) -> None:
     pytest.importorskip("math_verify")
     typed = import_store(math_path, "m/math", root, answer_type="math").store
     assert typed.answer_type == "math" and typed.questions[0].branches[0].steps == ("1/2", "1/2")
+
+
+def test_cli_refuses_bad_types_and_warns_about_position_bias(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write_csv(tmp_path / "g.csv", [GPQA_HEADER, ["Q1?", "r", "a", "b", "c"], ["Q2?", "r2", "a", "b", "c"]])
+    base = [sys.executable, "-m", "autotts.cli", "collect", "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
+            "--questions", str(path), "--out", str(tmp_path / "m" / "g.json.gz"), "--dry-run"]  # fmt: skip
+    bad = subprocess.run([*base, "--answer-type", "letters"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--answer-type must be one of math, choice, exact, got 'letters'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    bad = subprocess.run([*base, "--shuffle-options", "1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "need --answer-type choice" in bad.stderr
+    warned = subprocess.run([*base, "--answer-type", "choice"], capture_output=True, text=True, timeout=120)
+    assert warned.returncode == 0 and "every gold answer is (A)" in warned.stderr
+    quiet = subprocess.run([*base, "--answer-type", "choice", "--shuffle-options", "2"], capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert quiet.returncode == 0 and "every gold answer" not in quiet.stderr and "dry run" in quiet.stdout

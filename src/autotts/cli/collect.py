@@ -19,6 +19,7 @@ from ..data.collect import (
     QuestionsError,
     estimate,
     journal_path,
+    load_questions,
 )
 from ..data.collect.answers import CLEANINGS
 from .common import console, fail
@@ -148,6 +149,8 @@ def collect_command(
     )
     price_pair = _prices(prices) if prices else None
     try:
+        if answer_type == "choice" and shuffle_options is None:
+            _position_warning(config)
         if dry_run:
             est = estimate(config, price_pair)
             console.print(
@@ -165,12 +168,6 @@ def collect_command(
             )
             return
         collector = Collector(config, fresh=fresh, on_progress=_progress, progress_every=progress_every)
-        golds = {q.gold for q in collector.questions}
-        if answer_type == "choice" and shuffle_options is None and len(collector.questions) > 1 and len(golds) == 1:
-            _progress(
-                f"collect: warning: every gold answer is ({golds.pop()}); a model's bias for one position "
-                "will look like skill. Pass --shuffle-options SEED to shuffle each question's options."
-            )
         jpath = journal_path(out)
         if jpath.exists() and not fresh:
             _progress(f"collect: resuming from {jpath}")
@@ -188,6 +185,20 @@ def collect_command(
         + f"\n  install: autotts data import {result.out} --name {config.store_name()}",
         highlight=False,
     )
+
+
+def _position_warning(config: CollectConfig) -> None:
+    """Warn when every gold is the same letter (GPQA's file order puts the correct answer first)."""
+    questions = load_questions(
+        config.questions, config.question_field, config.answer_field, config.limit,
+        answer_type="choice", choices_field=config.choices_field,
+    )  # fmt: skip
+    golds = {q.gold for q in questions if q.gold is not None}
+    if len(questions) > 1 and len(golds) == 1:
+        _progress(
+            f"collect: warning: every gold answer is ({golds.pop()}); a model's bias for one position "
+            "would look like skill. Pass --shuffle-options SEED to shuffle each question's options."
+        )
 
 
 def _prices(text: str) -> tuple[float, float]:
