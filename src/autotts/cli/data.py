@@ -99,7 +99,10 @@ def check_command(files: list[Path] = typer.Argument(..., help="Replay files (.j
         except StoreError as exc:
             fail(str(exc))
         s = store.summary()
-        console.print(f"[green]ok[/] {path}: {s.questions} questions × {s.branches} branches, Δ={s.probe_freq}")
+        console.print(
+            f"[green]ok[/] {path}: {s.questions} questions × {s.branches} branches, Δ={s.probe_freq}, "
+            f"answers {s.answer_type}"
+        )
 
 
 @app.command("import")
