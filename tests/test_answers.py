@@ -430,3 +430,20 @@ def test_cli_refuses_bad_types_and_warns_about_position_bias(tmp_path: Path) -> 
     quiet = subprocess.run([*base, "--answer-type", "choice", "--shuffle-options", "2"], capture_output=True,
                            text=True, timeout=120)  # fmt: skip
     assert quiet.returncode == 0 and "every gold answer" not in quiet.stderr and "dry run" in quiet.stdout
+
+
+def test_discover_refuses_a_store_too_small_for_the_sc64_reference(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    small = tmp_path / "m" / "tiny.json"
+    small.parent.mkdir()
+    small.write_text(json.dumps([question("A", [[[], 5, "A"]] * 3)]))
+    done = subprocess.run(
+        [sys.executable, "-m", "autotts.cli", "discover", "--proposer", "command", "--command", "true", "--rounds", "1",
+         "--out", str(tmp_path / "run"), "--search-stores", str(small)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "has 3 branches per question" in done.stderr and "--branches 64" in done.stderr
+    assert not (tmp_path / "run").exists()

@@ -565,6 +565,7 @@ class Collector:
                     "probe_replies": [state.probes[k][0] for k in range(len(state.texts) - 1)],
                     "final_raw": final_raw,
                     "final_source": source,
+                    "final_probe_reply": state.final_probe[0] if state.final_probe else None,
                 }
                 if cfg.keep_text:
                     extra["text"] = text
