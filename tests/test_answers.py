@@ -447,3 +447,35 @@ def test_discover_refuses_a_store_too_small_for_the_sc64_reference(tmp_path: Pat
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "has 3 branches per question" in done.stderr and "--branches 64" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_collect_exact_normalises_with_the_boxed_probe(tmp_path: Path) -> None:
+    from autotts.data.collect import DYNASOR_SUFFIX
+
+    questions = tmp_path / "capitals.jsonl"
+    questions.write_text(json.dumps({"question": "Capital of France?", "answer": "Paris"}) + "\n")
+    out = tmp_path / "scripted" / "capitals.json.gz"
+
+    def branch(texts: list[str], probe: str, final_probe: str = "lyon}") -> ScriptBranch:
+        return ScriptBranch(texts=texts, tokens=[8, 5], probes=[probe], final_probe=final_probe)
+
+    script = Script(
+        seed=2, probe_suffix=DYNASOR_SUFFIX, interval=8,
+        questions=[[branch(["It is ", "\\boxed{PARIS.}"], " paris}"), branch(["Hmm ", "not sure"], "Lyon}"),
+                    branch(["So ", "\\boxed{$Paris$}"], "Par")]],
+    )  # fmt: skip
+    cfg = CollectConfig(
+        base_url="", model="scripted", questions=str(questions), out=str(out), branches=3, interval=8,
+        max_tokens=16, top_logprobs=0, timeout=5, concurrency=3, seed=2, answer_type="exact",
+    )  # fmt: skip
+    with InferenceServer(script) as server:
+        cfg.base_url = server.url
+        Collector(cfg).run()
+    assert not server.errors
+    raw = json.loads(gzip.decompress(out.read_bytes()))
+    assert raw["metadata"]["answer_type"]["name"] == "exact" and raw["metadata"]["equivalence"] is None
+    (obj,) = raw["questions"]
+    assert obj["gold_answer"] == "paris" and obj["autotts"]["gold_raw"] == "Paris"
+    # "Par" never closes the box: ERR; the second branch boxed nothing, so its final probe decides
+    assert [(p, f) for p, _t, f in obj["each_branch"]] == [(["paris"], "paris"), (["lyon"], "lyon"), (["ERR"], "paris")]
+    assert load_store_file(out).answer_type == "exact"
