@@ -62,6 +62,8 @@ ABCD = option_letters(4)
         ("Both are wrong", "ERR"),
         ("Answer: Because the field is uniform", "ERR"),
         ("the answer is a bit unclear", "ERR"),
+        ("the answer is I think not clear", "ERR"),  # the pronoun, not option I
+        ("The answer is A because the field is uniform", "A"),
         ("(Because)", "ERR"),
         ("\\boxed{Cat}", "ERR"),
         ("ABC", "ERR"),
@@ -77,6 +79,8 @@ def test_choice_extraction(text: str, expected: str) -> None:
 
 def test_choice_extraction_respects_the_option_count() -> None:
     assert extract_choice("(E)", option_letters(5)) == "E"
+    assert extract_choice("The answer is I.", option_letters(10)) == "I"
+    assert extract_choice("The answer is I think (J)", option_letters(10)) == "J"
     assert extract_choice("(C)", option_letters(2)) == "ERR"
     assert extract_choice(None, ABCD) == "ERR" and extract_choice("ERR", ABCD) == "ERR"
     with pytest.raises(AnswerTypeError, match="2 to 26 options"):

@@ -111,9 +111,12 @@ _PROBE_ALONE = re.compile(r"^\s*([A-Za-z])\s*$")
 def _cue_letter(match: re.Match) -> str | None:
     """The letter of an answer cue, or None where a lower-case letter is really a word ("a bit")."""
     emphasis, paren, letter, close = match.group(1), match.group(2), match.group(3), match.group(4)
-    if letter.isupper() or paren or close or emphasis:
+    if paren or close or emphasis:
         return letter
     rest = match.string[match.end(3) :]
+    if letter.isupper():
+        # "the answer is I think B": an unmarked "I" before a lower-case word is the pronoun
+        return None if letter == "I" and re.match(r"\s+[a-z]", rest) else letter
     # "the answer is a bit unclear": an unmarked lower-case letter followed by a word is that word
     if re.match(r"\s*[A-Za-z0-9]", rest):
         return None
