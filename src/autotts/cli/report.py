@@ -87,4 +87,3 @@ def _check_pools(run: Path) -> None:
             continue  # reported by the judgement with its own message
         if problem:
             fail(problem)
-
