@@ -17,11 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from autotts.data.lookup import load_store
-
 from autotts.data.collect import DYNASOR_SUFFIX
 from autotts.data.collect.answers import boxed_answer, clean, probe_answer
 from autotts.data.collect.collector import request_seed
+from autotts.data.lookup import load_store
 from autotts.data.store import Branch, Question
 from fake_inference import InferenceServer, Script, ScriptBranch
 

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..data import StoreError, StoreNotInstalled, load_store
+from ..data import Store, StoreError, StoreNotInstalled, load_store
 from .common import console, err_console, fail, parse_floats, print_table, progress_bar, resolve_stores
 
 
@@ -150,7 +150,7 @@ def discover_command(
         if resume is not None:
             proposer_object = create_proposer(config.proposer, config.proposer_options())
             _check_endpoint(proposer_object)
-    except typer.Exit:
+    except typer.Exit:  # a check above has already said what is wrong
         raise
     except (RunFolderError, ProposerUnavailable, ValueError) as exc:
         fail(str(exc))
@@ -256,9 +256,28 @@ def _check_split(search: tuple[str, ...], heldout: tuple[str, ...]) -> None:
 
 def _check_installed(name: str) -> None:
     try:
-        load_store(name)
+        store = load_store(name)
     except (StoreNotInstalled, StoreError) as exc:
         fail(str(exc))
+    problem = reference_pool_problem(name, store)
+    if problem:
+        fail(problem)
+
+
+def reference_pool_problem(name: str, store: Store) -> str | None:
+    """Why ``store`` cannot be judged against SC@64 (every round and the report are), or None: SC@64
+    reads 64 branches of each question, so a store with fewer (a small store of one's own) would raise
+    in every reference episode."""
+    from ..env.core import DEFAULT_MAX_BRANCHES
+
+    pool = min((len(q.branches) for q in store.questions), default=0)
+    if pool >= DEFAULT_MAX_BRANCHES:
+        return None
+    return (
+        f"store {name} ({store.source}) has {pool} branches per question; discovery and its report judge every "
+        f"policy against SC@64, which reads {DEFAULT_MAX_BRANCHES}. Collect at least {DEFAULT_MAX_BRANCHES} "
+        f"(autotts collect --branches {DEFAULT_MAX_BRANCHES}), or judge it with autotts eval at small β."
+    )
 
 
 def _fmt(value: Any, pattern: str = "{:.2f}") -> str:
