@@ -9,7 +9,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -249,6 +252,19 @@ def test_help_keeps_brackets_and_shows_no_bool_metavar():
     assert "<bool>" not in text
     assert "autotts discover --resume runs/evo --rounds 8\n" in text  # examples stay one per line
     assert "--data-dir" in text  # global, on every command
+
+
+def test_help_of_the_installed_command_names_values_not_python_types():
+    """The real entry point (not the test runner's app) shows ``--store STORE``, never ``<list[str]>``."""
+    for command in (["eval"], ["discover"], ["data", "fetch"], ["serve"]):
+        text = subprocess.run(
+            [sys.executable, "-m", "autotts.cli", *command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        options = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("-"))
+        assert not re.search(r"<(list|str|int|float|path|bool)", options), (command, options)
+    assert "--store STORE" in subprocess.run(
+        [sys.executable, "-m", "autotts.cli", "eval", "--help"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 # --------------------------------------------------------------------------------- data commands

@@ -63,5 +63,17 @@ app.command("run")(run_cmd.run_command)
 guard_commands(app)  # after every command is registered: one error path and --data-dir for all
 
 
+def _readable_metavars(command: object) -> None:
+    """``--store STORE``, ``--seeds SEEDS`` in help, instead of the Python type (``<list[str]>``)."""
+    for param in getattr(command, "params", []):
+        option = getattr(param, "param_type_name", "") == "option" and getattr(param, "is_flag", True) is False
+        if option and param.metavar is None and param.opts:
+            param.metavar = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _readable_metavars(sub)
+
+
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    _readable_metavars(command)
+    command()
