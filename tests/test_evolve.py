@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import autotts.evaluation.runner as runner
-from autotts.controllers.space import baseline_genome, check_genome
+from autotts.controllers.space import baseline_genome, check_genome, resolve
 from autotts.data.catalog import split_stores
 from autotts.discovery.evolve import (
     EvolveConfig,
@@ -102,8 +102,8 @@ def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> Non
         path.write_text(source)
         for beta in (0.0, 0.6):
             cells += [Cell(ControllerSpec(str(path)), beta, STORE, 2), Cell(genome_spec(genome), beta, STORE, 2)]
-    # with traces, every episode goes through the run() written out in the file; without, through its
-    # run_batch (the space controller's lockstep form): all three must agree
+    # with traces, every episode goes through the file's run() (the space's scalar interpreter playing
+    # the file's GENOME); without, through its run_batch (the lockstep one): all three must agree
     scalar, batched = evaluate(cells, jobs=1, want_traces=True), evaluate(cells[::2], jobs=1)
     for rendered, interpreted, lockstep in zip(scalar[::2], scalar[1::2], batched, strict=True):
         assert not rendered.failures, rendered.failures[:1]
@@ -113,17 +113,31 @@ def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> Non
         assert np.array_equal(rendered.latency, lockstep.latency)
 
 
-def test_rendered_file_reads_as_a_controller() -> None:
+def test_rendered_file_is_data_with_an_explanation() -> None:
     source = render_controller(baseline_genome("cmc"), register_as="evo", provenance={"seed": 3})
-    assert '@register("evo")' in source and "from .base import Controller, register" in source
+    assert '@register("evo")' in source and "from .space import SpaceController" in source
     assert "Stops once an exponential moving average" in source and "seed: 3" in source
-    assert "round(2 + 6 * b)" in source and "0.7 - 0.4 * b" in source  # knobs as formulas of β
-    pp = render_controller(baseline_genome("parallel-probe")).split("class EvolvedController")[1]
-    assert "deque" not in pp and "ema" not in pp and "stable >= p" in pp  # only the chosen mechanisms are written out
+    assert "2 + 6·β" in source and "0.7 - 0.4·β" in source  # every knob's schedule, in words
+    assert "def " not in source and "class EvolvedController(SpaceController):" in source  # no policy code
+    pp = render_controller(baseline_genome("parallel-probe"))
+    assert "stayed the same for `stable_T` rounds" in pp and "moving average" not in pp  # only its mechanisms
+    assert "\n    stable_T " in pp and "\n    alpha " not in pp  # and only the knobs they read
     with pytest.raises(RenderError, match="GENOME"):
         genome_from_source("x = 1\n")
     with pytest.raises(RenderError, match="valid genome"):
         genome_from_source("GENOME = {'mode': 'nope'}\n")
+
+
+def test_shipped_evo_is_its_genome_rendered() -> None:
+    """evo.py is the render of its own GENOME: the explanation above the data is not hand-edited."""
+    from autotts.controllers import evo
+    from autotts.discovery.evolve.render import EVO_TITLE
+
+    source = Path(evo.__file__).read_text()
+    rendered = render_controller(genome_from_source(source), register_as="evo", title=EVO_TITLE)
+    head, provenance = source.split("\nProvenance:\n", 1)
+    assert rendered.startswith(head) and source.endswith(rendered.split('"""', 2)[2])
+    assert evo.EvolvedController(0.5).knobs == resolve(genome_from_source(source), 0.5)
 
 
 def test_search_is_deterministic_and_improves_on_its_seeds() -> None:

@@ -1,7 +1,8 @@
-"""evo: the controller found by autotts's LLM-free evolve search (issue #4), shipped as `--controller evo`.
+"""evo: the controller found by autotts's LLM-free evolve search, shipped as `--controller evo`.
 
-It is a point of the structured space in autotts.controllers.space, written out as plain code; it was
-selected on the search stores (aime24, four models) only, never on held-out data.
+It is a point of the structured space in autotts.controllers.space, stored as data (GENOME below) that
+the space's interpreters play; it was selected on the search stores (aime24, four models) only, never
+on held-out data.
 
 How it works:
 
@@ -17,25 +18,31 @@ How it works:
   with `min_finished` finished answers, and has not fallen by more than `slack` over `T_ema` rounds.
 - Otherwise answers with its leader.
 
-Knobs at three budgets (each a closed-form schedule of β below):
+Knobs (each a schedule of β, clipped to its range; integers rounded):
 
-    knob             β=0      β=0.5    β=1
-    n_init           1        6        11
-    max_branches     5        34       64
-    max_rounds       469      705      942
-    burst_aligned    2        4        6
-    burst_other      1        1        1
-    active_cap       53       58       64
-    warm_up          1        9        16
-    patience         3        8        12
-    keep_live        2        2        2
-    alpha            0.7      0.4598   0.2196
-    T_ema            3        5        6
-    threshold        0.85     0.91     0.97
-    slack            0.04     0.025    0.01
-    min_finished     2        4        5
-    trend_threshold  -0.0436  -0.0168  0.01
-    widen_burst      1        2        4
+    knob             schedule               β=0      β=0.5    β=1      meaning
+    n_init           1 + 9.8908·β           1        6        11       branches opened first
+    max_branches     4.5244 + 59.4756·β     5        34       64       branches opened at most
+    max_rounds       469.489 + 472.019·β    469      705      942      rounds at most
+    burst_aligned    2.3616 + 3.2471·β      2        4        6        intervals per round for a branch agreeing with
+                                                                       the leader
+    burst_other      1                      1        1        1        intervals per round for any other live branch
+    active_cap       53.4447·1.1975^β       53       58       64       live branches grown per round (the first in
+                                                                       growth order)
+    warm_up          0.8661 + 15.3898·β     1        9        16       rounds before deviation counting and the
+                                                                       confidence gate
+    patience         3 + 9·β                3        8        12       consecutive disagreeing rounds before a branch is
+                                                                       dropped
+    keep_live        2                      2        2        2        live branches never dropped below
+    alpha            0.7 - 0.4804·β         0.7      0.4598   0.2196   EMA rate of the confidence
+    T_ema            2.7805 + 3.3537·β^0.5  3        5        6        rounds over which the EMA momentum is measured
+    threshold        0.85 + 0.12·β          0.85     0.91     0.97     confidence needed to stop
+    slack            0.04 - 0.03·β          0.04     0.025    0.01     largest confidence drop (momentum) still allowed
+                                                                       at a stop
+    min_finished     2 + 3·β                2        4        5        finished answers needed to stop on confidence
+    trend_threshold  -0.0436 + 0.0536·β     -0.0436  -0.0168  0.01     widen only while the confidence momentum is at
+                                                                       most this
+    widen_burst      1 + 3·β                1        2        4        branches opened per widening
 
 Provenance:
 
@@ -70,153 +77,41 @@ Provenance:
 
 from __future__ import annotations
 
-from collections import deque
-
-from ..env.batch import EpisodeBatch
-from ..env.core import Episode
-from .base import Controller, register
+from .base import register
 from .space import SpaceController
-from .votes import confidence, majority, vote_stats
 
-# the point of autotts.controllers.space this file was rendered from (read back by the search)
-GENOME = {
-    "drop": True,
-    "final": "leader",
-    "gates": ["ema"],
-    "knobs": {
-        "T_ema": {"curve": 0.5, "span": 3.3537, "start": 2.7805},
-        "active_cap": {"ratio": 1.1975, "start": 53.4447},
-        "alpha": {"span": -0.4804, "start": 0.7},
-        "burst_aligned": {"span": 3.2471, "start": 2.3616},
-        "burst_other": 1,
-        "keep_live": 2,
-        "max_branches": {"span": 59.4756, "start": 4.5244},
-        "max_rounds": {"span": 472.019, "start": 469.489},
-        "min_finished": {"span": 3, "start": 2},
-        "n_init": {"span": 9.8908, "start": 1},
-        "patience": {"span": 9, "start": 3},
-        "slack": {"span": -0.03, "start": 0.04},
-        "stable_T": {"span": 81.7479, "start": 118.2521},
-        "threshold": {"span": 0.12, "start": 0.85},
-        "trend_threshold": {"span": 0.0536, "start": -0.0436},
-        "warm_up": {"span": 15.3898, "start": 0.8661},
-        "widen_burst": {"span": 3, "start": 1},
-        "window": 64,
-    },
-    "mode": "probe",
-    "order": "opening",
-    "refill": False,
-    "signal": "finished",
-    "timing": "before",
-    "widen": "stall",
-}
+# the point of the structured space this controller is (read back by the search)
+GENOME = {'drop': True,
+ 'final': 'leader',
+ 'gates': ['ema'],
+ 'knobs': {'T_ema': {'curve': 0.5, 'span': 3.3537, 'start': 2.7805},
+           'active_cap': {'ratio': 1.1975, 'start': 53.4447},
+           'alpha': {'span': -0.4804, 'start': 0.7},
+           'burst_aligned': {'span': 3.2471, 'start': 2.3616},
+           'burst_other': 1,
+           'keep_live': 2,
+           'max_branches': {'span': 59.4756, 'start': 4.5244},
+           'max_rounds': {'span': 472.019, 'start': 469.489},
+           'min_finished': {'span': 3, 'start': 2},
+           'n_init': {'span': 9.8908, 'start': 1},
+           'patience': {'span': 9, 'start': 3},
+           'slack': {'span': -0.03, 'start': 0.04},
+           'stable_T': {'span': 81.7479, 'start': 118.2521},
+           'threshold': {'span': 0.12, 'start': 0.85},
+           'trend_threshold': {'span': 0.0536, 'start': -0.0436},
+           'warm_up': {'span': 15.3898, 'start': 0.8661},
+           'widen_burst': {'span': 3, 'start': 1},
+           'window': 64},
+ 'mode': 'probe',
+ 'order': 'opening',
+ 'refill': False,
+ 'signal': 'finished',
+ 'timing': 'before',
+ 'widen': 'stall'}
 
 
 @register("evo")
-class EvolvedController(Controller):
-    """The mechanisms above, with every knob derived from β."""
+class EvolvedController(SpaceController):
+    """GENOME, played by the space's interpreters: run() the scalar one, run_batch() the lockstep one."""
 
-    @classmethod
-    def schedule(cls, beta: float) -> dict:
-        """Every knob as a monotone function of β (b = β clipped to [0, 1])."""
-        b = min(max(beta, 0.0), 1.0)
-        return {
-            "n_init": round(1 + 9.8908 * b),  # branches opened first
-            "max_branches": round(4.5244 + 59.4756 * b),  # branches opened at most
-            "max_rounds": round(469.489 + 472.019 * b),  # rounds at most
-            "burst_aligned": round(2.3616 + 3.2471 * b),  # intervals per round for a branch agreeing with the leader
-            "burst_other": 1,  # intervals per round for any other live branch
-            "active_cap": round(53.4447 * 1.1975**b),  # live branches grown per round (the first in growth order)
-            "warm_up": round(0.8661 + 15.3898 * b),  # rounds before deviation counting and the confidence gate
-            "patience": round(3 + 9 * b),  # consecutive disagreeing rounds before a branch is dropped
-            "keep_live": 2,  # live branches never dropped below
-            "alpha": 0.7 - 0.4804 * b,  # EMA rate of the confidence
-            "T_ema": round(2.7805 + 3.3537 * b**0.5),  # rounds over which the EMA momentum is measured
-            "threshold": 0.85 + 0.12 * b,  # confidence needed to stop
-            "slack": 0.04 - 0.03 * b,  # largest confidence drop (momentum) still allowed at a stop
-            "min_finished": round(2 + 3 * b),  # finished answers needed to stop on confidence
-            "trend_threshold": -0.0436 + 0.0536 * b,  # widen only while the confidence momentum is at most this
-            "widen_burst": round(1 + 3 * b),  # branches opened per widening
-        }
-
-    def run(self, episode: Episode) -> str | None:
-        p = self.params
-        max_branches = min(p["max_branches"], episode.max_branches)
-        pool = []  # final answers of finished branches, in finishing order
-        kept = []  # unpruned branches, in opening order
-        deviation = {}  # consecutive rounds each branch disagreed with the leader
-        emas = deque(maxlen=p["T_ema"])  # recent values of the smoothed confidence
-        ema = 0.0
-        widen_from = max(1, p["warm_up"] // 2)  # widening starts halfway through the warm-up
-
-        def open_branches(n):
-            for i in episode.spawn(n):
-                deviation[i] = 0
-                kept.append(i)
-                if episode.is_finished(i):
-                    pool.append(episode.answer(i))
-
-        def read_leader():
-            """The leader among the final answers of finished branches, and its confidence."""
-            leader, top1, top2 = vote_stats(pool)
-            return leader, confidence(top1, top2)
-
-        def drop_deviants(live, leader):
-            """Count rounds of disagreement with the leader; drop branches that ran out of patience."""
-            for i in live:
-                deviation[i] = deviation[i] + 1 if episode.answer(i) != leader else 0
-            deviants = sorted((i for i in live if deviation[i] >= p["patience"]), key=lambda i: -deviation[i])
-            doomed = deviants[: max(0, len(live) - p["keep_live"])]  # most deviant first
-            if not doomed:
-                return live
-            episode.prune(doomed)
-            gone = set(doomed)
-            kept[:] = [i for i in kept if i not in gone]
-            return [i for i in live if i not in gone]
-
-        def grow(live, leader):
-            """One parallel wave of depth."""
-            live = live[: p["active_cap"]]
-            # branches that agree with the leader get the longer burst
-            steps = [
-                p["burst_aligned"] if leader is not None and episode.answer(i) == leader else p["burst_other"]
-                for i in live
-            ]
-            episode.advance(live, steps)
-            pool.extend(episode.answer(i) for i in live if episode.is_finished(i))
-
-        open_branches(min(p["n_init"], max_branches))
-        for rnd in range(p["max_rounds"]):
-            past_warm_up = rnd >= p["warm_up"]
-            # read the leader before this round's growth
-            leader, conf = read_leader()
-            ema = (1 - p["alpha"]) * ema + p["alpha"] * conf
-            emas.append(ema)
-            live = episode.live()
-            if past_warm_up and leader is not None:
-                live = drop_deviants(live, leader)
-            if live:
-                grow(live, leader if past_warm_up else None)
-            leader, conf = read_leader()  # what the wave revealed
-            ema = (1 - p["alpha"]) * ema + p["alpha"] * conf
-            emas[-1] = ema
-            momentum = emas[-1] - emas[0] if len(emas) >= 2 else 0.0
-            # stop: confident, enough finished answers, and the confidence not falling
-            if past_warm_up and len(pool) >= p["min_finished"] and ema >= p["threshold"] and momentum >= -p["slack"]:
-                episode.note(stop="confident", round=rnd, ema=round(ema, 4))
-                return leader
-            room = max_branches - episode.opened
-            if not episode.live():
-                break
-            # widen when the confidence is low and not rising
-            if room > 0 and rnd >= widen_from and ema < p["threshold"] and momentum <= p["trend_threshold"]:
-                open_branches(min(p["widen_burst"], room))
-        episode.note(stop="exhausted")
-        if pool:
-            return vote_stats(pool)[0]
-        return majority(episode.answer(i) for i in kept)
-
-    def run_batch(self, batch: EpisodeBatch) -> None:
-        """The same policy on a lockstep batch, for speed: autotts's structured-space controller
-        plays this file's GENOME (validation checks that it decides exactly as run)."""
-        SpaceController(self.beta, genome=GENOME).run_batch(batch)
+    GENOME = GENOME

@@ -66,7 +66,7 @@ ALLOWED_AUTOTTS_NAMES = {
     },
     "autotts.controllers.base": {"Controller", "budget_k"},
     "autotts.controllers.votes": {"confidence", "confidence_rows", "count", "majority", "vote_stats"},
-    "autotts.controllers.space": {"SpaceController"},  # what evolve-rendered files delegate run_batch to
+    "autotts.controllers.space": {"SpaceController"},  # what evolve-rendered files subclass
     "autotts.env": {"Episode", "EpisodeBatch", "EpisodeError"},
     "autotts.env.core": {"Episode", "EpisodeError"},
     "autotts.env.batch": {"EpisodeBatch"},
