@@ -36,6 +36,7 @@ KNOBS: dict[str, Knob] = {
     "max_branches": Knob(True, 1, 64, "branches opened at most"),
     "widen_burst": Knob(True, 1, 64, "branches opened per widening"),
     "trend_threshold": Knob(False, -1.0, 1.0, "widen only while the confidence momentum is at most this"),
+    "split_threshold": Knob(False, 0.0, 1.0, "widen ('split') while the latest answers' confidence is below this"),
     # depth
     "burst_aligned": Knob(True, 1, 40, "intervals per round for a branch agreeing with the leader"),
     "burst_other": Knob(True, 1, 40, "intervals per round for any other live branch"),
@@ -53,6 +54,8 @@ KNOBS: dict[str, Knob] = {
     "stable_T": Knob(True, 1, 200, "rounds the leader must stay unchanged to stop"),
     "window": Knob(True, 1, 64, "answers that must agree to stop on unanimity"),
     "max_rounds": Knob(True, 1, 1000, "rounds at most"),
+    # aggregation
+    "length_horizon": Knob(True, 1, 400, "('short') a finished answer weighs this minus its intervals, at least 1"),
 }
 
 MODES = ("full", "probe")
@@ -60,8 +63,8 @@ CHOICES: dict[str, tuple] = {
     "signal": ("finished", "latest"),
     "timing": ("before", "after"),
     "order": ("most_advanced", "opening"),
-    "widen": ("stall", "uncertain", "always", "never"),
-    "final": ("leader", "depth"),
+    "widen": ("stall", "uncertain", "always", "never", "split"),
+    "final": ("leader", "depth", "short"),
     "drop": (True, False),
     "refill": (False, True),
 }
@@ -69,6 +72,9 @@ PROBE_GATES = ("ema", "stable", "unanimous")
 FULL_GATES = ("confidence", "unanimous")
 
 #: the knobs each mode reads (a genome may carry others; they are ignored)
+#: knobs added after genomes were first written: a genome without them gets these (inert) values
+LATER_KNOBS: dict[str, Any] = {"split_threshold": 0.0, "length_horizon": 1}
+
 MODE_KNOBS = {
     "full": ("max_samples", "batch", "threshold"),
     "probe": tuple(k for k in KNOBS if k not in ("max_samples", "batch")),
@@ -118,6 +124,11 @@ def check_genome(genome: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(gates, list) or any(x not in allowed_gates for x in gates):
         raise GenomeError(f"genome 'gates' must be a list drawn from {allowed_gates}, not {gates!r}")
     knobs = g.setdefault("knobs", {})
+    if not isinstance(knobs, dict):
+        raise GenomeError(f"genome 'knobs' must be a dict of schedules, not {type(knobs).__name__}")
+    if mode == "probe":
+        for name, value in LATER_KNOBS.items():
+            knobs.setdefault(name, value)
     missing = [k for k in MODE_KNOBS[mode] if k not in knobs]
     if missing:
         raise GenomeError(f"genome lacks schedules for {', '.join(missing)}")

@@ -155,25 +155,45 @@ class _ProbeRows:
                     growing &= self.ema < k["threshold"]
                 elif g["widen"] == "stall":
                     growing &= (self.ema < k["threshold"]) & (momentum <= k["trend_threshold"])
+                elif g["widen"] == "split":
+                    _, top1, top2 = batch.tally(batch.unpruned)
+                    growing &= confidence_rows(top1, top2) < k["split_threshold"]
                 opening = np.where(growing, np.minimum(k["widen_burst"], room), opening)
             batch.spawn(opening)
             if 2 * np.count_nonzero(batch.active) < batch.rows:  # most rows stopped: drop them
                 self.compact()
         self.stop_final(batch.active)
 
+    def short_vote(self) -> np.ndarray:
+        """Per row, the finished branches' final answers weighted by ``length_horizon`` minus their
+        length in intervals (at least 1), in id order (ties: the answer met first); -1 if none."""
+        batch = self.batch
+        weights = np.maximum(1, self.k["length_horizon"] - batch.intervals)
+        return batch.tally(batch.unpruned & ~batch.live, weights=weights)[0]
+
+    def answer(self, rows: np.ndarray, default: np.ndarray) -> np.ndarray:
+        """The answer of ``rows`` stopping now: ``default``, or with final 'short' the length-weighted
+        vote of the finished branches where there are any (``_run_probe``'s ``answer``)."""
+        if self.g["final"] != "short" or not rows.any():
+            return default
+        short = self.short_vote()
+        return np.where(short >= 0, short, default)
+
     def stop_on_gates(self, leader, momentum, past_warm_up, ema_gate, stable_gate, unanimous_gate) -> None:
         batch, k = self.batch, self.k
         if ema_gate and past_warm_up:
             confident = (batch.finished_count >= k["min_finished"]) & (self.ema >= k["threshold"])
-            batch.stop(batch.active & confident & (momentum >= -k["slack"]), leader)
+            rows = batch.active & confident & (momentum >= -k["slack"])
+            batch.stop(rows, self.answer(rows, leader))
         if stable_gate:
-            batch.stop(batch.active & (self.stable >= k["stable_T"]), leader)
+            rows = batch.active & (self.stable >= k["stable_T"])
+            batch.stop(rows, self.answer(rows, leader))
         if unanimous_gate:
             count, window = batch.finished_count, k["window"]
-            rows = np.arange(batch.rows)[:, None]
-            last = batch.finish_log[rows, np.clip(count[:, None] - window + np.arange(window), 0, batch.width - 1)]
-            agree = (count >= window) & (last == last[:, -1:]).all(axis=1)
-            batch.stop(batch.active & agree, last[:, -1])
+            cols = np.arange(batch.rows)[:, None]
+            last = batch.finish_log[cols, np.clip(count[:, None] - window + np.arange(window), 0, batch.width - 1)]
+            rows = batch.active & (count >= window) & (last == last[:, -1:]).all(axis=1)
+            batch.stop(rows, self.answer(rows, last[:, -1]))
 
     def stop_final(self, rows: np.ndarray, leader: np.ndarray | None = None) -> None:
         """End ``rows`` with the genome's aggregation (``_final`` of the scalar form); ``leader`` is the
@@ -188,7 +208,7 @@ class _ProbeRows:
             leader = self.signal()[0]
         if not self.from_latest and (rows & (leader < 0)).any():  # no finished answer yet: latest ones
             leader = np.where(leader >= 0, leader, batch.majority(batch.unpruned))
-        batch.stop(rows, leader)
+        batch.stop(rows, self.answer(rows, leader))
 
     def compact(self) -> None:
         keep = self.batch.compact()

@@ -105,6 +105,7 @@ class SpaceController(LockstepController):
         burst_aligned, burst_other, active_cap = k["burst_aligned"], k["burst_other"], k["active_cap"]
         max_branches = min(k["max_branches"], episode.max_branches)
         widen_from = max(1, warm_up // 2)
+        split = k["split_threshold"]
 
         pool: list[str] = []  # final answers of finished branches, in finishing order
         kept: list[int] = []  # unpruned branches, in opening order
@@ -125,6 +126,13 @@ class SpaceController(LockstepController):
             votes = [episode.answer(i) for i in kept] if from_latest else pool
             leader, top1, top2 = vote_stats(votes)
             return leader, confidence(top1, top2)
+
+        def answer(default: str | None) -> str | None:
+            """What the episode answers on stopping: ``default`` (the gate's answer), or with final
+            'short' the length-weighted vote of the finished branches when there are any."""
+            if g["final"] != "short" or not pool:
+                return default
+            return self._short_vote(episode)
 
         def drop_deviants(live: list[int], leader: str) -> list[int]:
             for i in live:
@@ -178,13 +186,13 @@ class SpaceController(LockstepController):
 
             if ema_gate and past_warm_up and len(pool) >= k["min_finished"] and ema >= threshold and momentum >= -slack:
                 episode.note(stop="confident", round=rnd, ema=round(ema, 4))
-                return leader
+                return answer(leader)
             if stable_gate and stable >= k["stable_T"]:
                 episode.note(stop="stable", round=rnd)
-                return leader
+                return answer(leader)
             if unanimous_gate and len(pool) >= k["window"] and len(set(pool[-k["window"] :])) == 1:
                 episode.note(stop="unanimous", round=rnd)
-                return pool[-1]
+                return answer(pool[-1])
             room = max_branches - episode.opened
             if not episode.live():
                 if not (refill and room > 0):
@@ -196,13 +204,26 @@ class SpaceController(LockstepController):
                     widen == "always"
                     or (widen == "uncertain" and ema < threshold)
                     or (widen == "stall" and ema < threshold and momentum <= k["trend_threshold"])
+                    or (widen == "split" and confidence(*vote_stats([episode.answer(i) for i in kept])[1:]) < split)
                 )
                 if wanted:
                     open_branches(min(k["widen_burst"], room))
         episode.note(stop="exhausted")
         return self._final(episode, pool, kept, from_latest)
 
+    def _short_vote(self, episode: Episode) -> str | None:
+        """The finished branches' final answers, each weighing ``length_horizon`` minus its length in
+        intervals (at least 1), summed in id order; ties go to the answer met first."""
+        horizon = self.knobs["length_horizon"]
+        weights: dict[str, int] = {}
+        for i in range(episode.opened):
+            if episode.is_finished(i):
+                weights[episode.answer(i)] = weights.get(episode.answer(i), 0) + max(1, horizon - episode.intervals(i))
+        return max(weights, key=weights.get) if weights else None
+
     def _final(self, episode: Episode, pool: list[str], kept: list[int], from_latest: bool) -> str | None:
+        if self.genome["final"] == "short" and pool:
+            return self._short_vote(episode)
         if self.genome["final"] == "depth":
             weights: dict[str, int] = {}
             for i in kept:
