@@ -147,6 +147,10 @@ def test_selection_and_frontier() -> None:
         },
     ]
     assert choose_round(rounds) == 3  # same accuracy, fewer tokens
+    rounds[0]["search"]["accuracy_at_max_beta"] = 80.08
+    assert choose_round(rounds) == 3  # a gap within the tie margin does not buy more tokens
+    rounds[0]["search"]["accuracy_at_max_beta"] = 80.6
+    assert choose_round(rounds) == 1  # a real gap does
     assert choose_round(rounds, "frontier") == 1
     assert choose_round([{"round": 1, "status": "failed"}]) is None
 

@@ -207,19 +207,24 @@ def test_shipped_evo_is_its_genome_and_documents_its_provenance() -> None:
         assert np.array_equal(shipped.tokens, interpreted.tokens)
 
 
-def test_a_finalist_that_behaves_like_an_earlier_round_is_not_offered_again() -> None:
-    from autotts.discovery.evolve import Individual, Score
-    from autotts.discovery.proposers.evolve import novel
+def test_behavioural_twins_and_what_changed() -> None:
+    from autotts.discovery.evolve import Score, genome_diff, twins
 
-    earlier = baseline_genome("cmc")
-    twin = mutate(earlier, random.Random(2))  # another genome, but the same curve
-    other = mutate(earlier, random.Random(3))
+    def score(curve: list) -> Score:
+        return Score(1.0, 60.0, 0.5, 0.0, 0.0, 0.0, curve)
 
-    def individual(genome: dict, curve: list) -> Individual:
-        return Individual(genome, Score(1.0, 60.0, 0.5, 0.0, 0.0, 0.0, curve), "child")
+    base = score([(0.5, 200_000.0, 60.0), (1.0, 400_000.0, 64.9)])
+    assert twins(base, score([(0.5, 204_000.0, 60.3), (1.0, 396_000.0, 64.6)]))  # within seed noise
+    assert not twins(base, score([(0.5, 200_000.0, 60.0), (1.0, 460_000.0, 64.9)]))  # 15% more tokens at β=1
+    assert not twins(base, score([(0.5, 200_000.0, 61.0), (1.0, 400_000.0, 64.9)]))  # a point more accurate
+    cmc = baseline_genome("cmc")
+    changed = {**cmc, "final": "short", "knobs": {**cmc["knobs"], "length_horizon": 60, "n_init": 3}}
+    assert genome_diff(cmc, changed) == "final leader→short; n_init 2 + 6·β→3; length_horizon 1→60"
+    assert genome_diff(cmc, {**cmc, "knobs": {**cmc["knobs"], "stable_T": 7}}) == "nothing"  # a knob it never reads
 
-    same, different = [(1.0, 400_000.0, 64.9)], [(1.0, 380_000.0, 64.1)]
-    finalists = [individual(earlier, same), individual(twin, same), individual(other, different)]
-    assert genome_key(twin) != genome_key(earlier)
-    assert [genome_key(i.genome) for i in novel(finalists, {genome_key(earlier)})] == [genome_key(other)]
-    assert len(novel(finalists, set())) == 3
+
+def test_a_search_told_to_avoid_a_genome_offers_something_else() -> None:
+    first = evolve(TINY, jobs=1)
+    again = evolve(TINY, jobs=1, avoid=[first.best.genome])
+    assert all(genome_key(f.genome) != genome_key(first.best.genome) for f in again.finalists)
+    assert again.generation_best == first.generation_best  # avoiding changes the choice, not the search

@@ -37,16 +37,23 @@ def frontier_figures(rows: Sequence[dict[str, Any]], reference: dict[str, float]
     return figures
 
 
+#: accuracy gaps (points) at or below this are seed noise for the "accuracy" rule: such rounds tie
+TIE_MARGIN = 0.5
+
+
 def choose_round(rounds: Sequence[dict[str, Any]], rule: str = "accuracy") -> int | None:
-    """The chosen round among valid ones: highest mean search accuracy at the largest β (ties: fewer
-    tokens, then the earlier round), or with ``rule="frontier"`` the largest area under the curve."""
+    """The chosen round among valid ones: highest mean search accuracy at the largest β, rounds within
+    :data:`TIE_MARGIN` points of the best counting as tied (ties: fewer tokens, then the earlier
+    round), or with ``rule="frontier"`` the largest area under the curve."""
     valid = [r for r in rounds if r.get("status") == "valid" and r.get("search")]
     if not valid:
         return None
+    if rule == "accuracy":  # a 0.08-point lead at a few seeds must not buy 15% more tokens
+        best = max(r["search"]["accuracy_at_max_beta"] for r in valid)
+        valid = [r for r in valid if r["search"]["accuracy_at_max_beta"] >= best - TIE_MARGIN]
+        return min(valid, key=lambda r: (r["search"]["tokens_at_max_beta"], r["round"]))["round"]
     if rule == "frontier":
         key = lambda r: (r["search"]["area_under_curve"], -r["round"])  # noqa: E731
-    elif rule == "accuracy":
-        key = lambda r: (r["search"]["accuracy_at_max_beta"], -r["search"]["tokens_at_max_beta"], -r["round"])  # noqa: E731
     else:
         raise ValueError(f"unknown selection rule {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
     return max(valid, key=key)["round"]

@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from ...controllers.space import KNOBS, MODE_KNOBS, PROBE_GATES, GenomeError, check_genome, knob_value
+from ...controllers.space import CHOICES, KNOBS, MODE_KNOBS, PROBE_GATES, GenomeError, check_genome, knob_value
 
 GENOME_NAME = "GENOME"
 
@@ -56,9 +56,11 @@ def used_knobs(g: dict[str, Any]) -> list[str]:
     names += ["alpha", "T_ema", "threshold"] if ema_gate or g["widen"] in ("uncertain", "stall") else []
     names += ["slack", "min_finished"] if ema_gate else []
     names += ["trend_threshold"] if g["widen"] == "stall" else []
+    names += ["split_threshold"] if g["widen"] == "split" else []
     names += ["widen_burst"] if g["widen"] != "never" or g["refill"] else []
     names += ["stable_T"] if stable_gate else []
     names += ["window"] if unanimous_gate else []
+    names += ["length_horizon"] if g["final"] == "short" else []
     return names
 
 
@@ -93,6 +95,8 @@ def describe(genome: Mapping[str, Any]) -> list[str]:
         "always": "every round",
         "uncertain": "while the smoothed confidence is below `threshold`",
         "stall": "while the smoothed confidence is below `threshold`, its momentum at most `trend_threshold`",
+        "split": "while the probes are split: the confidence of all unpruned branches' latest answers is below "
+        "`split_threshold` (a hard question shows early, before any branch finishes)",
     }
     if g["widen"] != "never":
         out.append(f"Widens by `widen_burst` new branches {when[g['widen']]}.")
@@ -107,11 +111,31 @@ def describe(genome: Mapping[str, Any]) -> list[str]:
         out.append("Stops once the leader has stayed the same for `stable_T` rounds.")
     if "unanimous" in g["gates"]:
         out.append("Stops once the last `window` finished answers agree.")
-    if g["final"] == "depth":
+    if g["final"] == "short":
+        out.append(
+            "Whenever it stops, answers with a vote of the finished branches weighted towards short ones: each "
+            "weighs `length_horizon` minus its length in intervals, at least 1 (shorter reasoning is more often "
+            "right); with nothing finished, with its leader."
+        )
+    elif g["final"] == "depth":
         out.append("Otherwise answers with a vote of the latest answers weighted by each branch's depth.")
     else:
         out.append("Otherwise answers with its leader.")
     return out
+
+
+def genome_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """What changed from ``before`` to ``after``, in one line: choices, gates, and the schedules of the
+    knobs ``after`` reads (``"nothing"`` when they behave the same by construction)."""
+    a, b = check_genome(before), check_genome(after)
+    changes = [f"{name} {a.get(name)}→{b.get(name)}" for name in ("mode", *CHOICES) if a.get(name) != b.get(name)]
+    if a["gates"] != b["gates"]:
+        changes.append(f"gates {'+'.join(a['gates']) or 'none'}→{'+'.join(b['gates']) or 'none'}")
+    for name in used_knobs(b):
+        old, new = a["knobs"].get(name), b["knobs"][name]
+        if old != new:
+            changes.append(f"{name} {'-' if old is None else schedule_text(old)}→{schedule_text(new)}")
+    return "; ".join(changes) or "nothing"
 
 
 def knob_table(g: dict[str, Any]) -> list[str]:
