@@ -228,3 +228,19 @@ def test_a_search_told_to_avoid_a_genome_offers_something_else() -> None:
     again = evolve(TINY, jobs=1, avoid=[first.best.genome])
     assert all(genome_key(f.genome) != genome_key(first.best.genome) for f in again.finalists)
     assert again.generation_best == first.generation_best  # avoiding changes the choice, not the search
+
+
+def test_round_budget_options_reach_the_search(tmp_path: Path) -> None:
+    from autotts.discovery.loop import DiscoveryConfig
+    from autotts.discovery.proposers import ProposerOptions
+
+    config = DiscoveryConfig(proposer_extra={"evolve_minutes": 2.5, "evolve_population": 30})
+    config = DiscoveryConfig.from_json(config.to_json())  # as --resume reads run.json back
+    proposer = EvolveProposer.from_options(config.proposer_options())
+    assert proposer.budget.minutes == 2.5 and proposer.budget.population == 30
+    assert proposer.budget.generations == 1000  # the CPU budget, not a generation count, ends a round
+    request = ProposalRequest(round=1, workspace=tmp_path, prompt="", history=[], seed=0)
+    search = proposer.config_for(request)
+    assert search.cpu_limit_s == 150 and search.population == 30 and 0.9 in search.betas
+    default = EvolveProposer.from_options(ProposerOptions())
+    assert default.budget.minutes is None and default.config_for(request).cpu_limit_s is None
