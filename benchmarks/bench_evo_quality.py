@@ -7,7 +7,7 @@ For each split (held-out: aime25 + hmmt25; search: aime24; all four models) and 
 the mean accuracy–tokens curve over β, and:
 
 * saving vs SC@64 at SC@64's mean accuracy: 1 − tokens(reaching SC@64's accuracy) / SC@64's tokens,
-  interpolated in log-tokens between β points (DESIGN §4);
+  interpolated in log-tokens between β points (docs/evaluation.md);
 * peak mean accuracy over the β grid (and its β);
 * 95% intervals by a bootstrap over questions, stratified by store (the same resampled questions for
   every controller and for SC@64, so the saving's interval includes SC@64's own uncertainty);
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autotts.controllers import get_controller_class
+from autotts.controllers.base import get_controller_class
 from autotts.data.catalog import split_stores
 from autotts.evaluation import CellResult, ControllerSpec, evaluate, grid, paired_difference, tokens_at_accuracy
 

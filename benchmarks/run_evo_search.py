@@ -86,7 +86,7 @@ def render(args: argparse.Namespace) -> None:
     source = render_controller(
         payload["finalists"][0]["genome"],
         class_name="EvolvedController",
-        register_as="evo",
+        builtin=True,
         provenance=provenance,
         title=EVO_TITLE,
     )

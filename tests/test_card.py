@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autotts.cli import app
-from autotts.controllers import get_controller_class
+from autotts.controllers.base import get_controller_class
 from autotts.data import load_store
 from autotts.env.core import Episode
 from autotts.evaluation import ControllerSpec

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autotts import Cell, ControllerSpec, evaluate, get_controller_class, registered
+from autotts import Cell, ControllerSpec, evaluate, registered
+from autotts.controllers.base import get_controller_class
 
 BUILT_INS = ("sc", "asc", "esc", "parallel-probe", "sac", "short-m", "short-3", "cmc")
 
@@ -61,7 +62,7 @@ def test_unknown_override_is_rejected():
 def test_confidence_table_equals_the_beta_posterior():
     from scipy.stats import beta
 
-    from autotts import confidence
+    from autotts.controllers import confidence
 
     for top1, top2 in [(1, 0), (2, 0), (3, 1), (5, 2), (9, 4), (40, 30), (127, 1), (200, 3)]:
         assert confidence(top1, top2) == 1 - beta.cdf(0.5, top1 + 1, top2 + 1)

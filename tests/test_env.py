@@ -1,4 +1,4 @@
-"""Exact episode semantics (DESIGN §3) on hand-made questions."""
+"""Exact episode semantics (docs/episode.md) on hand-made questions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import random
 
 import pytest
 
-from autotts import Episode, EpisodeError, UpstreamQuestion, branch_order, trace_records
+from autotts.env import Episode, EpisodeError, UpstreamQuestion, branch_order, trace_records
 from synthetic import make_question
+
+pytestmark = pytest.mark.synthetic
 
 # pool order under seed 0 decides which pool branch is opened first; tests use identical-shape pools
 # or look the order up, never assume it.

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autotts.controllers import Controller, get_controller_class
+from autotts.controllers import Controller
+from autotts.controllers.base import get_controller_class
 from autotts.data import load_store
 from autotts.env import Episode, EpisodeBatch, EpisodeError
 from autotts.env.batch import answer_tables

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autotts import Episode, EpisodeError, branch_order
+from autotts.env import Episode, EpisodeError, branch_order
 from synthetic import make_question
+
+pytestmark = pytest.mark.synthetic
 
 answers = st.sampled_from(["1", "2", "3", "ERR"])
 branches = st.tuples(st.lists(answers, max_size=6), st.integers(0, 4000), answers)

@@ -114,8 +114,8 @@ def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> Non
 
 
 def test_rendered_file_is_data_with_an_explanation() -> None:
-    source = render_controller(baseline_genome("cmc"), register_as="evo", provenance={"seed": 3})
-    assert '@register("evo")' in source and "from .space import SpaceController" in source
+    source = render_controller(baseline_genome("cmc"), builtin=True, provenance={"seed": 3})
+    assert "from .space import SpaceController" in source and "@register" not in source  # named by the registry
     assert "Stops once an exponential moving average" in source and "seed: 3" in source
     assert "2 + 6·β" in source and "0.7 - 0.4·β" in source  # every knob's schedule, in words
     assert "def " not in source and "class EvolvedController(SpaceController):" in source  # no policy code
@@ -134,7 +134,7 @@ def test_shipped_evo_is_its_genome_rendered() -> None:
     from autotts.discovery.evolve.render import EVO_TITLE
 
     source = Path(evo.__file__).read_text()
-    rendered = render_controller(genome_from_source(source), register_as="evo", title=EVO_TITLE)
+    rendered = render_controller(genome_from_source(source), builtin=True, title=EVO_TITLE)
     head, provenance = source.split("\nProvenance:\n", 1)
     assert rendered.startswith(head) and source.endswith(rendered.split('"""', 2)[2])
     assert evo.EvolvedController(0.5).knobs == resolve(genome_from_source(source), 0.5)
@@ -192,7 +192,8 @@ def test_proposer_continues_from_its_history(tmp_path: Path) -> None:
 
 
 def test_shipped_evo_is_its_genome_and_documents_its_provenance() -> None:
-    from autotts.controllers import evo, get_controller_class
+    from autotts.controllers import evo
+    from autotts.controllers.base import get_controller_class
 
     cls = get_controller_class("evo")
     assert cls.__module__ == evo.__name__

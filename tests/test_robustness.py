@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from autotts.cli import app
 from autotts.data import load_store
-from autotts.data.registry import registered_stores
+from autotts.data.lookup import registered_stores
 from autotts.data.transforms import base_name
 from autotts.report.runs import ReportInputError
 from autotts.robustness import analyse, default_conditions, resolve_entry, select_conditions

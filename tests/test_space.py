@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from autotts.controllers import budget_k, get_controller_class
+from autotts.controllers import budget_k
+from autotts.controllers.base import get_controller_class
 from autotts.controllers.space import (
     BASELINE_GENOMES,
     GenomeError,

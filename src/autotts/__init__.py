@@ -1,66 +1,73 @@
 """autotts: discover test-time-scaling policies for reasoning models.
 
-The public API, layer by layer (data -> env -> controllers -> evaluation -> discovery -> report)::
+The public API is the workflow, layer by layer (data -> env -> controllers -> evaluation ->
+discovery -> report)::
 
     from autotts import load_store, Episode, Controller, register, evaluate, grid, ControllerSpec
+
+    store = load_store("Qwen3-4B/aime24")                       # a replay store by name
+    cells = grid([ControllerSpec("cmc"), ControllerSpec("my_policy.py")], [0.5, 1.0], [store.name])
+    results = evaluate(cells)                                   # files run behind the OS sandbox
+    check = validate("my_policy.py")                            # what a proposal must pass
+    summary = discover("runs/evo")                              # the discovery loop (evolve proposer)
+    html = report("runs/evo")                                   # report.html of a run
+
+Everything else lives in the subpackages (``autotts.data``, ``autotts.env``, ``autotts.controllers``
+— whose ``__all__`` is the API a controller is written against —, ``autotts.evaluation``,
+``autotts.sandbox``, ``autotts.discovery``, ``autotts.report``, ``autotts.governance``).
+``discover``, ``validate`` and ``report`` are imported on first use (they pull in matplotlib).
 """
 
-from .controllers import (
-    Controller,
-    ControllerLoadError,
-    budget_k,
-    confidence,
-    get_controller_class,
-    majority,
-    register,
-    registered,
-    resolve_controller,
-    vote_stats,
-)
-from .data import (
-    ALL_STORES,
-    Store,
-    StoreError,
-    data_dir,
-    fetch_stores,
-    load_store,
-    load_store_file,
-    split_stores,
-)
-from .env import Episode, EpisodeBatch, EpisodeError, UpstreamQuestion, branch_order, trace_records
-from .evaluation import Cell, CellResult, ControllerSpec, evaluate, grid
+from typing import TYPE_CHECKING, Any
+
+from .controllers import Controller
+from .controllers.base import register, registered
+from .data import Store, load_store
+from .env import Episode, EpisodeBatch, EpisodeError
+from .evaluation import Cell, CellResult, ControllerSpec, grid
+from .sandbox.seam import evaluate_cells as evaluate
+
+if TYPE_CHECKING:
+    from .discovery.loop import discover
+    from .discovery.validation import validate_candidate as validate
+    from .report.discovery_report import write_discovery_report as report
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "discover": ("autotts.discovery.loop", "discover"),
+    "validate": ("autotts.discovery.validation", "validate_candidate"),
+    "report": ("autotts.report.discovery_report", "write_discovery_report"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'autotts' has no attribute {name!r}")
+
+
 __all__ = [
-    "ALL_STORES",
     "Cell",
     "CellResult",
     "Controller",
-    "ControllerLoadError",
     "ControllerSpec",
     "Episode",
     "EpisodeBatch",
     "EpisodeError",
     "Store",
-    "StoreError",
-    "UpstreamQuestion",
     "__version__",
-    "branch_order",
-    "budget_k",
-    "confidence",
-    "data_dir",
+    "discover",
     "evaluate",
-    "fetch_stores",
-    "get_controller_class",
     "grid",
     "load_store",
-    "load_store_file",
-    "majority",
     "register",
     "registered",
-    "resolve_controller",
-    "split_stores",
-    "trace_records",
-    "vote_stats",
+    "report",
+    "validate",
 ]

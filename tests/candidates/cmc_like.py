@@ -1,4 +1,4 @@
-"""A CMC-like candidate, written as a discovery proposal would be (the DESIGN §6 rules, own code).
+"""A CMC-like candidate, written as a discovery proposal would be (the rules discovery validates, own code).
 
 Used by the sandbox benchmark and tests as an honest, realistically expensive controller.
 """

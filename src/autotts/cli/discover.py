@@ -184,7 +184,7 @@ def _stores(items: list[str], option: str) -> list[str]:
 
 
 def _baselines(text: str) -> tuple[str, ...]:
-    from ..controllers import registered
+    from ..controllers.base import registered
 
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in registered()]

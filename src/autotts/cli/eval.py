@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..controllers import ControllerLoadError
+from ..controllers.loading import ControllerLoadError
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
 from ..evaluation import EXECUTORS, CellResult, ControllerSpec, blocks_in, grid
 from ..evaluation.summary import mean_rows
@@ -70,7 +70,7 @@ def eval_command(
             continue
         try:
             spec.build(betas[0])
-        except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
+        except (ControllerLoadError, LookupError, ValueError, TypeError) as exc:
             fail(str(exc).strip("'\""))
     cells = grid(specs, betas, names, seeds)
     total_blocks = blocks_in(cells)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..env.core import Episode
-from .base import budget_k, register
+from .base import budget_k
 from .space import LockstepController, constant_genome
 from .votes import confidence, majority, vote_stats
 
 
-@register("asc")
 class AdaptiveConsistency(LockstepController):
     """ASC. β = 1 is the published configuration (at most 64 reads, threshold 0.95);
     max_samples = round(64^β)."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from ..env.batch import EpisodeBatch
 from ..env.core import DEFAULT_MAX_BRANCHES, Episode
+from ..registry import Registry, RegistryError
 
 
 class Controller:
@@ -68,30 +69,45 @@ def budget_k(beta: float, ceiling: int = 64, floor: int = 1) -> int:
 
 # ---------------------------------------------------------------- registry
 
-_REGISTRY: dict[str, type[Controller]] = {}
+#: the built-in controllers, imported on first use; user packages add more through the
+#: ``autotts.controllers`` entry-point group, and in-process code through :func:`register`
+BUILTIN_CONTROLLERS = {
+    "sc": "autotts.controllers.sc:SelfConsistency",
+    "asc": "autotts.controllers.asc:AdaptiveConsistency",
+    "esc": "autotts.controllers.esc:EarlyStoppingConsistency",
+    "parallel-probe": "autotts.controllers.parallel_probe:ParallelProbe",
+    "sac": "autotts.controllers.sac:AnswerConsistency",
+    "short-m": "autotts.controllers.short_m:ShortMOfK",
+    "short-3": "autotts.controllers.short_m:ShortThreeOfK",
+    "cmc": "autotts.controllers.cmc:ConfidenceMomentum",
+    "space": "autotts.controllers.space:SpaceController",
+    "evo": "autotts.controllers.evo:EvolvedController",
+}
+
+
+def _name_class(name: str, cls: type[Controller]) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Controller)):
+        raise RegistryError(f"controller {name!r} is {cls!r}, not a Controller subclass")
+    if not cls.__dict__.get("name"):  # a subclass does not inherit its parent's registry name
+        cls.name = name
+
+
+CONTROLLERS: Registry[type[Controller]] = Registry(
+    "controller", "autotts.controllers", BUILTIN_CONTROLLERS, on_load=_name_class
+)
 
 
 def register(name: str) -> Callable[[type[Controller]], type[Controller]]:
-    """Class decorator: make a controller available by ``name`` (``--controller NAME``)."""
-
-    def wrap(cls: type[Controller]) -> type[Controller]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"controller name {name!r} is already registered")
-        _REGISTRY[name] = cls
-        if not cls.name:
-            cls.name = name
-        return cls
-
-    return wrap
+    """Class decorator: make a controller available by ``name`` (``--controller NAME``) in this process.
+    To add controllers from a package of your own, declare an ``autotts.controllers`` entry point."""
+    return CONTROLLERS.decorator(name)
 
 
-def registered() -> dict[str, type[Controller]]:
-    """Name -> class of every registered controller."""
-    return dict(_REGISTRY)
+def registered() -> list[str]:
+    """The name of every known controller (built in, registered, or from an entry point), sorted."""
+    return CONTROLLERS.names()
 
 
 def get_controller_class(name: str) -> type[Controller]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown controller {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    """The controller class registered under ``name`` (:class:`~autotts.registry.RegistryError` if unknown)."""
+    return CONTROLLERS.get(name)

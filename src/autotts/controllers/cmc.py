@@ -12,12 +12,10 @@ from collections import deque
 from typing import Any
 
 from ..env.core import Episode
-from .base import register
 from .space import LockstepController, constant_genome
 from .votes import confidence, count_stats, majority
 
 
-@register("cmc")
 class ConfidenceMomentum(LockstepController):
     """CMC with the published β schedule (the published β schedule of the AutoTTS paper's discovered controller)."""
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..env.core import Episode
-from .base import budget_k, register
+from .base import budget_k
 from .space import LockstepController, constant_genome
 from .votes import majority
 
 
-@register("esc")
 class EarlyStoppingConsistency(LockstepController):
     """ESC. β = 1 is the published configuration (at most 64 reads, window 8);
     max_samples = round(64^β), window = min(8, max_samples)."""

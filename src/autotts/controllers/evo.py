@@ -77,7 +77,6 @@ Provenance:
 
 from __future__ import annotations
 
-from .base import register
 from .space import SpaceController
 
 # the point of the structured space this controller is (read back by the search)
@@ -112,7 +111,6 @@ GENOME = {'drop': True,
  'widen': 'stall'}
 
 
-@register("evo")
 class EvolvedController(SpaceController):
     """GENOME, played by the space's interpreters: run() the scalar one, run_batch() the lockstep one."""
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..env.core import Episode
-from .base import budget_k, register
+from .base import budget_k
 from .space import LockstepController, constant_genome
 from .votes import majority
 
 
-@register("parallel-probe")
 class ParallelProbe(LockstepController):
     """β = 1 is the published configuration (64 chains, stability T = 40, patience 7, warm-up 15,
     one interval per step, at most 100 steps); chains = round(64^β).

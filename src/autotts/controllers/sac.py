@@ -4,11 +4,10 @@ soon as its last W probe answers agree; SC over the branches on top."""
 from __future__ import annotations
 
 from ..env.core import Episode
-from .base import Controller, budget_k, register
+from .base import Controller, budget_k
 from .votes import majority
 
 
-@register("sac")
 class AnswerConsistency(Controller):
     """β = 1: 64 branches, window 14; branches = round(64^β)."""
 

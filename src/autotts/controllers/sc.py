@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..env.core import Episode
-from .base import budget_k, register
+from .base import budget_k
 from .space import LockstepController, constant_genome
 from .votes import majority
 
 
-@register("sc")
 class SelfConsistency(LockstepController):
     """SC@k. β = 1 is SC@64; k = round(64^β)."""
 

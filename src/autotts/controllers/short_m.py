@@ -4,11 +4,10 @@ finished, majority of those m (ties to the shortest)."""
 from __future__ import annotations
 
 from ..env.core import Episode
-from .base import Controller, budget_k, register
+from .base import Controller, budget_k
 from .votes import majority
 
 
-@register("short-m")
 class ShortMOfK(Controller):
     """β = 1: k = 64; k = round(64^β); m (default 1) is capped at k. In replay the first to finish
     are those needing the fewest intervals, ties broken by fewer tokens."""
@@ -30,7 +29,6 @@ class ShortMOfK(Controller):
         return majority(episode.answer(i) for i in done)
 
 
-@register("short-3")
 class ShortThreeOfK(ShortMOfK):
     """short-3@k."""
 

@@ -2,7 +2,7 @@
 
 from .catalog import ALL_STORES, MODELS, split_stores
 from .fetch import FetchError, data_dir, fetch_store, fetch_stores
-from .registry import (
+from .lookup import (
     StoreNotInstalled,
     load_store,
     register_store,

@@ -4,7 +4,7 @@ how the data would look under other serving or collection conditions.
 Every transform returns a new :class:`~autotts.data.store.Store` named ``BASE~TAG`` (e.g.
 ``Qwen3-4B/aime25~delta1000``) and leaves its input untouched, so the same shift can be applied to
 every controller and the result evaluated like any installed store (register it with
-:func:`autotts.data.registry.register_store`). Randomised transforms take an explicit ``seed`` and
+:func:`autotts.data.lookup.register_store`). Randomised transforms take an explicit ``seed`` and
 draw from ``numpy.random.default_rng([seed, salt, question.index])``: the same call always gives
 the same store, whatever else ran before it.
 

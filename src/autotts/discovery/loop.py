@@ -549,3 +549,27 @@ def _json_line(value: dict) -> str:
 def new_run(out: Path, config: DiscoveryConfig) -> RunFolder:
     stores = store_checksums([*config.search_stores, *(config.heldout_stores if config.heldout else ())])
     return RunFolder.create(out, config.to_json(), stores, __version__)
+
+
+def discover(
+    out: Path, config: DiscoveryConfig | None = None, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """Run discovery into the run folder ``out`` and return the run's summary (``summary.json``).
+
+    A new folder starts a run with ``config`` (the defaults when None: the LLM-free ``evolve``
+    proposer, five rounds). A folder that already holds a run continues it where it stopped, with
+    the configuration saved in it; passing a ``config`` then is an error, since it would not be used.
+    """
+    from .proposers import create_proposer
+
+    out = Path(out)
+    if (out / "run.json").is_file():
+        if config is not None:
+            raise ValueError(f"{out} already holds a run; it resumes with its saved configuration")
+        folder = RunFolder.open(out)
+        config = DiscoveryConfig.from_json(folder.config)
+    else:
+        config = config or DiscoveryConfig()
+        folder = new_run(out, config)
+    proposer = create_proposer(config.proposer, config.proposer_options())
+    return DiscoveryLoop(folder, config, proposer, reporter).run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import controllers
 from .history import curve_table
 from .runfolder import RunFolder, read_csv, read_json
 
@@ -46,6 +47,7 @@ def task_statement(*, beta_rule: bool, traces: bool, betas: Sequence[float], sto
         else "- **Use the history.** Earlier rounds' code and scaling curves show what worked; build on them."
     )
     grid = ", ".join(f"{b:g}" for b in betas)
+    api = ", ".join(controllers.__all__)
     return f"""# Task: design a test-time-scaling controller
 
 A controller plays one question of a *replay store*: a pool of pre-sampled reasoning branches of a
@@ -68,10 +70,8 @@ Rules (a file that breaks one is rejected with the reason, and the round is lost
 - **64 branches is a ceiling, not a target.** `episode.remaining` says how many more branches may be
   opened; good controllers stop early when the answer is settled.
 - **Imports:** only `math`, `statistics`, `collections`, `itertools`, `functools`, `heapq`, `bisect`,
-  `dataclasses`, `typing`, `enum`, `abc`, `numpy`, `scipy`, `from autotts.controllers import
-  Controller, majority, vote_stats, confidence, confidence_rows, count, budget_k` and `from autotts.env
-  import EpisodeBatch`. (The baselines' sources use the package's relative imports; a candidate file
-  cannot.)
+  `dataclasses`, `typing`, `enum`, `abc`, `numpy`, `scipy`, and `from autotts.controllers import
+  {api}`. (The baselines' sources use the package's relative imports; a candidate file cannot.)
 - **Optional speed-up:** besides `run`, a class may implement `run_batch(self, batch)`, the same
   policy played on all seeds and questions at once with numpy (see the API notes and `cmc.py`).
   Evaluation then runs several times faster. It must decide exactly as `run` in every episode

@@ -315,18 +315,3 @@ class RunFolder:
     @property
     def workspace_dir(self) -> Path:
         return self.root / "workspace"
-
-
-def chosen_candidate(run: Path) -> Path:
-    """The chosen round's ``candidate.py`` of a finished run (``summary.json`` names the round)."""
-    run = Path(run)
-    summary = run / "summary.json"
-    if not summary.is_file():
-        raise RunFolderError(f"{run}: the run has not finished (no summary.json); resume it with --resume {run}")
-    chosen = read_json(summary).get("chosen_round")
-    if chosen is None:
-        raise RunFolderError(f"{run}: no round produced a valid controller")
-    path = run / "rounds" / f"{int(chosen):03d}" / "candidate.py"
-    if not path.is_file():
-        raise RunFolderError(f"{path}: missing")
-    return path

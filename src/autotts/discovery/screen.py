@@ -14,6 +14,7 @@ security boundary: whatever a file does, it runs behind the operating-system bou
 from __future__ import annotations
 
 import ast
+import importlib
 import string
 import sys
 from collections.abc import Iterable
@@ -53,24 +54,25 @@ ALLOWED_MODULES = frozenset(
     }
 )
 
-#: names a candidate may import from the autotts controller API (and nothing else of autotts)
-ALLOWED_AUTOTTS_NAMES = {
-    "autotts.controllers": {
-        "Controller",
-        "budget_k",
-        "confidence",
-        "confidence_rows",
-        "count",
-        "majority",
-        "vote_stats",
-    },
-    "autotts.controllers.base": {"Controller", "budget_k"},
-    "autotts.controllers.votes": {"confidence", "confidence_rows", "count", "majority", "vote_stats"},
-    "autotts.controllers.space": {"SpaceController"},  # what evolve-rendered files subclass
-    "autotts.env": {"Episode", "EpisodeBatch", "EpisodeError"},
-    "autotts.env.core": {"Episode", "EpisodeError"},
-    "autotts.env.batch": {"EpisodeBatch"},
-}
+def _candidate_api() -> dict[str, frozenset[str]]:
+    """Module -> names a candidate may import from it: the names of ``autotts.controllers.__all__``
+    (the one list of the candidate API), from ``autotts.controllers`` itself, from the module that
+    defines each, and from any package between the two that re-exports the same object."""
+    from .. import controllers
+
+    allowed: dict[str, set[str]] = {"autotts.controllers": set(controllers.__all__)}
+    for name in controllers.__all__:
+        obj = getattr(controllers, name)
+        parts = obj.__module__.split(".")
+        for depth in range(2, len(parts) + 1):  # autotts.X, autotts.X.Y, ... (never autotts itself)
+            module = ".".join(parts[:depth])
+            if getattr(importlib.import_module(module), name, None) is obj:
+                allowed.setdefault(module, set()).add(name)
+    return {module: frozenset(names) for module, names in allowed.items()}
+
+
+#: names a candidate may import from autotts (and nothing else of autotts)
+ALLOWED_AUTOTTS_NAMES = _candidate_api()
 
 #: scipy subpackages reachable as ``from scipy import X``
 ALLOWED_SCIPY_SUBMODULES = frozenset({"integrate", "interpolate", "linalg", "optimize", "special", "stats"})

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import controllers
 from ..controllers import asc, base, cmc, esc, parallel_probe, sac, sc, short_m, votes
 from ..env import batch, core
 from .runfolder import RunFolder, write_atomic
@@ -91,7 +92,8 @@ def api_documentation() -> str:
         "# Controller API",
         "",
         "A candidate is one Python file defining one subclass of `autotts.controllers.Controller`.",
-        "Import it as `from autotts.controllers import Controller, majority, vote_stats, confidence, count`.",
+        f"Import what it needs from `autotts.controllers`: {', '.join(f'`{n}`' for n in controllers.__all__)} "
+        "(nothing else of autotts may be imported).",
         "",
         "## The episode (`autotts.env.core.Episode`)",
         "",

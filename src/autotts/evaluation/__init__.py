@@ -1,9 +1,9 @@
 """Evaluation: runs over seeds, β grids and stores; executors; statistics and frontier figures."""
 
-from .executors import EXECUTORS, default_jobs
+from .executors import EXECUTORS, default_jobs, evaluate
 from .metrics import area_under_curve, bootstrap_ci, paired_difference, tokens_at_accuracy
-from .runner import Block, CellResult, EpisodeFailure, blocks_for, blocks_in, evaluate, grid, play_block
-from .spec import Cell, ControllerSpec
+from .runner import Block, CellResult, EpisodeFailure, blocks_for, blocks_in, play_block
+from .spec import Cell, ControllerSpec, grid
 
 __all__ = [
     "EXECUTORS",

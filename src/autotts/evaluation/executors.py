@@ -10,9 +10,9 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..data.store import Store
-from .runner import Block, play_block
+from .runner import Block, CellResult, plan_blocks, play_block, score
 from .spec import Cell
 
 EXECUTORS = ("process", "serial", "ray")
@@ -25,6 +25,30 @@ def default_jobs() -> int:
 def _play(args: tuple) -> Block:
     cell_index, cell, lo, hi, want_traces, fail_fast = args
     return play_block(cell_index, cell, lo, hi, want_traces=want_traces, fail_fast=fail_fast)
+
+
+def evaluate(
+    cells: Sequence[Cell],
+    *,
+    jobs: int | None = None,
+    executor: str = "process",
+    want_traces: bool = False,
+    fail_fast: bool = False,
+    on_block: Callable[[Block], None] | None = None,
+) -> list[CellResult]:
+    """Evaluate cells (in parallel unless ``jobs == 1``); results come back in the order of ``cells``."""
+    golds_by_store = {name: [q.gold for q in load_store(name).questions] for name in {c.store for c in cells}}
+    plan = plan_blocks(cells)
+    blocks = run_blocks(
+        cells, plan, jobs=jobs, executor=executor, want_traces=want_traces, fail_fast=fail_fast, on_block=on_block
+    )
+    by_cell: dict[int, list[Block]] = {}
+    for block in blocks:
+        by_cell.setdefault(block.cell_index, []).append(block)
+    results = []
+    for i, cell in enumerate(cells):
+        results.append(score(cell, by_cell[i], golds_by_store[cell.store]))
+    return results
 
 
 def run_blocks(

@@ -9,20 +9,20 @@ executor or the number of jobs.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..controllers.base import Controller
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..data.store import Question, Store
 from ..env.batch import EpisodeBatch
 from ..env.core import Episode
 from ..env.trace import trace_records
 from .metrics import bootstrap_ci
-from .spec import Cell, ControllerSpec
+from .spec import Cell
 
 SEEDS_PER_BLOCK = 25
 
@@ -266,40 +266,3 @@ def plan_blocks(cells: Sequence[Cell], seeds_per_block: int = SEEDS_PER_BLOCK) -
         for i in order
         for lo in range(0, cells[i].seeds, seeds_per_block)
     ]
-
-
-def evaluate(
-    cells: Sequence[Cell],
-    *,
-    jobs: int | None = None,
-    executor: str = "process",
-    want_traces: bool = False,
-    fail_fast: bool = False,
-    on_block: Callable[[Block], None] | None = None,
-) -> list[CellResult]:
-    """Evaluate cells (in parallel unless ``jobs == 1``); results come back in the order of ``cells``."""
-    from .executors import run_blocks
-
-    golds_by_store = {name: [q.gold for q in load_store(name).questions] for name in {c.store for c in cells}}
-    plan = plan_blocks(cells)
-    blocks = run_blocks(
-        cells, plan, jobs=jobs, executor=executor, want_traces=want_traces, fail_fast=fail_fast, on_block=on_block
-    )
-    by_cell: dict[int, list[Block]] = {}
-    for block in blocks:
-        by_cell.setdefault(block.cell_index, []).append(block)
-    results = []
-    for i, cell in enumerate(cells):
-        results.append(score(cell, by_cell[i], golds_by_store[cell.store]))
-    return results
-
-
-def grid(
-    controllers: Iterable[ControllerSpec],
-    betas: Iterable[float],
-    stores: Iterable[str],
-    seeds: int = 100,
-) -> list[Cell]:
-    """Every (controller, β, store) combination, in that nesting order."""
-    betas, stores = list(betas), list(stores)
-    return [Cell(c, b, s, seeds) for c in controllers for b in betas for s in stores]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,3 +42,14 @@ class Cell:
     beta: float
     store: str
     seeds: int = 100
+
+
+def grid(
+    controllers: Iterable[ControllerSpec],
+    betas: Iterable[float],
+    stores: Iterable[str],
+    seeds: int = 100,
+) -> list[Cell]:
+    """Every (controller, β, store) combination, in that nesting order."""
+    betas, stores = list(betas), list(stores)
+    return [Cell(c, b, s, seeds) for c in controllers for b in betas for s in stores]

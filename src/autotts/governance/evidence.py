@@ -203,7 +203,7 @@ def controller_source(ref: str) -> tuple[bytes, str, str | None]:
     import inspect
     import sys
 
-    from ..controllers import get_controller_class
+    from ..controllers.base import get_controller_class
 
     cls_obj = get_controller_class(ref)
     module = sys.modules[cls_obj.__module__]

@@ -104,7 +104,7 @@ def controller_record(ref: str, base: Path | None = None) -> dict[str, Any]:
         record: dict[str, Any] = {"kind": "file", "path": _relative(path, base), "class": cls}
         record["sha256"] = sha256_bytes(path.read_bytes()) if path.is_file() else None
         return record
-    from ..controllers import get_controller_class
+    from ..controllers.base import get_controller_class
 
     cls_obj = get_controller_class(ref)
     module = sys.modules[cls_obj.__module__]

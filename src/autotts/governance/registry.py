@@ -287,7 +287,7 @@ class Registry:
         try:
             source, kind, class_name = controller_source(controller)
             robust = robustness_evidence(robustness) if robustness is not None else None
-        except (FileNotFoundError, KeyError, ValueError) as exc:
+        except (FileNotFoundError, LookupError, ValueError) as exc:
             raise RegistryError(str(exc).strip("'\"")) from None
         manifest = collect_evidence(
             controller, beta, name, plan or EvidencePlan(), trusted=trusted, jobs=jobs, on_step=on_step

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..data import StoreError, StoreNotInstalled, load_store
-from ..data.registry import forget_stores
+from ..data.lookup import forget_stores
 from ..evaluation import Cell
 from .execution import run_cells
 from .figures import CELL_METRICS, cell_name, compute, inputs_of, stamp
@@ -274,7 +274,7 @@ def _needs(spec: dict) -> list[str]:
 def _locate(key: str, rec: dict[str, Any], base: Path | None) -> tuple[str, str]:
     """(problem, runnable ref) of a recorded controller."""
     if rec["kind"] == "builtin":
-        from ..controllers import registered
+        from ..controllers.base import registered
 
         if rec.get("name", key) not in registered():
             return f"built-in controller {key} does not exist in this autotts", ""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..data.store import AnswerMatrix
 from ..env.trace import compact_trace
 from ..evaluation import CellResult, ControllerSpec, grid

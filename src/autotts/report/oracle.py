@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammaln
 
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..data.store import AnswerMatrix, Question, Store
 from ..env.core import branch_order
 

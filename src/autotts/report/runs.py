@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..controllers import ControllerLoadError
+from ..controllers.loading import ControllerLoadError
 from ..discovery.runfolder import RunFolder, RunFolderError, read_csv
 from ..evaluation import Cell, CellResult, ControllerSpec
 from ..sandbox import SandboxPool, evaluate_cells, is_file_ref, needs_sandbox
@@ -121,7 +121,7 @@ def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
     else:
         try:
             spec.build(beta if beta is not None else 1.0)
-        except (ControllerLoadError, KeyError, ValueError, TypeError) as exc:
+        except (ControllerLoadError, LookupError, ValueError, TypeError) as exc:
             raise ReportInputError(str(exc).strip("'\"")) from None
     if beta is not None:
         label = f"{label}@{beta:g}"

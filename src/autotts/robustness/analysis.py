@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..controllers import ControllerLoadError
+from ..controllers.loading import ControllerLoadError
 from ..discovery.runfolder import RunFolder, RunFolderError
 from ..evaluation import ControllerSpec
 from ..report.runs import ReportInputError, chosen_candidate, is_file_ref
@@ -64,7 +64,7 @@ def resolve_entry(text: str, *, trusted: bool = False) -> Entry:
 def _check_builds(spec: ControllerSpec) -> None:
     try:
         spec.build(1.0)
-    except (ControllerLoadError, KeyError, ValueError, TypeError, SyntaxError, ImportError) as exc:
+    except (ControllerLoadError, LookupError, ValueError, TypeError, SyntaxError, ImportError) as exc:
         # a KeyError's str() is the repr of its message: show the message itself
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
         raise ReportInputError(message) from None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..data import transforms as T
-from ..data.registry import load_store, register_store, unregister_store
+from ..data.lookup import load_store, register_store, unregister_store
 from ..data.store import Store
 
 StoreTransform = Callable[[Store, int], Store]  # (store, replicate) -> transformed store

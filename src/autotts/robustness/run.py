@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import sandbox
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in
 from ..report.runs import failure_lines
 from .conditions import Condition, ConditionStores

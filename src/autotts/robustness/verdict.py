@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..data.transforms import TIERS, difficulty
 from ..evaluation.metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, tokens_at_accuracy
 from .run import REFERENCE_BETA, REFERENCE_LABEL, ConditionResult

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.registry import load_store
+from ..data.lookup import load_store
 from ..evaluation.executors import default_jobs
 from ..evaluation.runner import Block, CellResult, EpisodeFailure, plan_blocks, score
 from ..evaluation.spec import Cell

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..evaluation.runner import Block, CellResult, evaluate
+from ..evaluation.executors import evaluate
+from ..evaluation.runner import Block, CellResult
 from ..evaluation.spec import Cell
 from .pool import SandboxLimits, evaluate_sandboxed, is_file_ref
 

@@ -13,13 +13,11 @@ from typing import Any, ClassVar
 
 from ...env.batch import EpisodeBatch
 from ...env.core import Episode
-from ..base import register
 from ..votes import confidence, majority, vote_stats
 from .genome import PROBE_GATES, GenomeError, check_genome, resolve
 from .lockstep import LockstepController, play
 
 
-@register("space")
 class SpaceController(LockstepController):
     """The parametric controller of the structured space.
 

@@ -5,8 +5,8 @@ No policy code is generated: ``run`` is the space's scalar interpreter and ``run
 one, so a rendered candidate decides exactly as the genome by construction. The file still goes
 through the static screen, validation and the OS sandbox like any proposal (it is Python that
 imports only ``autotts.controllers.space``); the search reads its own earlier candidates back from
-the ``GENOME = {...}`` literal (:func:`genome_from_source`). With ``register_as`` it is written for
-the package instead (relative imports and the registry decorator), which is how ``evo`` is made.
+the ``GENOME = {...}`` literal (:func:`genome_from_source`). With ``builtin`` it is written for the
+package instead (a relative import), which is how ``controllers/evo.py`` is made.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def render_controller(
     genome: Mapping[str, Any],
     *,
     class_name: str = "EvolvedController",
-    register_as: str | None = None,
+    builtin: bool = False,
     provenance: Mapping[str, Any] | None = None,
     title: str = "A controller found by the autotts evolve search.",
 ) -> str:
@@ -171,15 +171,13 @@ def render_controller(
         doc += ["", "Provenance:", ""]
         for key, value in provenance.items():
             doc += textwrap.wrap(f"{key}: {value}", 100, initial_indent="    ", subsequent_indent="        ")
-    if register_as:
-        imports = ["from .base import register", "from .space import SpaceController"]
+    if builtin:
+        imports = ["from .space import SpaceController"]
     else:
         imports = ["from autotts.controllers.space import SpaceController"]
     out = ['"""' + "\n".join(doc).rstrip() + '\n"""', "", "from __future__ import annotations", "", *imports, ""]
     out += ["# the point of the structured space this controller is (read back by the search)"]
     out += [f"{GENOME_NAME} = " + pprint.pformat(g, width=100, sort_dicts=True), "", ""]
-    if register_as:
-        out.append(f'@register("{register_as}")')
     out += [
         f"class {class_name}(SpaceController):",
         '    """GENOME, played by the space\'s interpreters: run() the scalar one, run_batch() the lockstep one."""',

@@ -3,17 +3,21 @@ dependency of one proposer never breaks another)."""
 
 from __future__ import annotations
 
-import importlib
-
+from ...registry import Registry, RegistryError
 from .base import Proposal, ProposalRequest, Proposer, ProposerOptions, RoundRecord
 
-PROPOSERS: dict[str, str] = {
-    "evolve": "autotts.discovery.proposers.evolve:EvolveProposer",
-    "claude-code": "autotts.discovery.proposers.claude_code:ClaudeCodeProposer",
-    "openai": "autotts.discovery.proposers.openai_proposer:OpenAIProposer",
-    "anthropic": "autotts.discovery.proposers.anthropic_proposer:AnthropicProposer",
-    "command": "autotts.discovery.proposers.command:CommandProposer",
-}
+#: the built-in proposers; a user's package adds more through the ``autotts.proposers`` entry-point group
+PROPOSERS: Registry[type[Proposer]] = Registry(
+    "proposer",
+    "autotts.proposers",
+    {
+        "evolve": "autotts.discovery.proposers.evolve:EvolveProposer",
+        "claude-code": "autotts.discovery.proposers.claude_code:ClaudeCodeProposer",
+        "openai": "autotts.discovery.proposers.openai_proposer:OpenAIProposer",
+        "anthropic": "autotts.discovery.proposers.anthropic_proposer:AnthropicProposer",
+        "command": "autotts.discovery.proposers.command:CommandProposer",
+    },
+)
 DEFAULT_PROPOSER = "evolve"
 
 
@@ -22,21 +26,11 @@ class ProposerUnavailable(RuntimeError):
 
 
 def proposer_class(name: str) -> type[Proposer]:
-    if name not in PROPOSERS:
-        raise ProposerUnavailable(f"unknown proposer {name!r}; choose one of {', '.join(PROPOSERS)}")
-    module_name, _, class_name = PROPOSERS[name].partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            raise ProposerUnavailable(f"the {name!r} proposer is not built into this version of autotts") from None
-        raise ProposerUnavailable(
-            f"the {name!r} proposer needs the Python package {exc.name!r}: pip install 'autotts[llm]'"
-        ) from None
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise ProposerUnavailable(f"{module_name} defines no {class_name}")
-    return cls
+        return PROPOSERS.get(name)
+    except RegistryError as exc:
+        hint = " (pip install 'autotts[llm]')" if "needs the Python package" in str(exc) else ""
+        raise ProposerUnavailable(f"{exc}{hint}") from None
 
 
 def create_proposer(name: str, options: ProposerOptions) -> Proposer:

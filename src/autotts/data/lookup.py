@@ -1,4 +1,5 @@
-"""Finding and loading installed stores by name, with a per-process cache."""
+"""Finding and loading stores by name: installed files, files given by path, and stores held in memory
+(with a per-process cache of loaded files)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,15 @@ def store_path(name: str, root: Path | None = None) -> Path:
     direct = Path(name)
     if direct.suffix in (".json", ".gz") and direct.is_file():
         return direct
-    path = installed_path(name, root or data_dir())
+    root = root or data_dir()
+    path = installed_path(name, root)
     if not path.is_file():
+        known = [*ALL_STORES, *(n for n in installed_stores(root) if n not in ALL_STORES)]
+        if name not in known:
+            raise StoreNotInstalled(
+                f"unknown store {name!r}: it is neither a published store nor imported into {root}, "
+                f"nor a store file; known stores: {', '.join(known)}"
+            )
         raise StoreNotInstalled(
             f"store {name!r} is not installed in {path.parent.parent}; "
             "run `autotts data fetch` (or `autotts data fetch --from ../shared/replay`)"
