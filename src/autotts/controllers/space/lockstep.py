@@ -68,6 +68,7 @@ class _ProbeRows:
     def __init__(self, genome: dict[str, Any], knobs: dict[str, Any], batch: EpisodeBatch):
         self.g, self.k, self.batch = genome, knobs, batch
         self.from_latest = genome["signal"] == "latest"
+        self.uses_ema = "ema" in genome["gates"] or genome["widen"] in ("uncertain", "stall")
         self.deviation = np.zeros(batch.status.shape, dtype=np.int64)
         self.ema = np.zeros(batch.rows)
         self.emas: list[np.ndarray] = []  # every round's EMA; the deque of _run_probe is the last T_ema
@@ -99,10 +100,15 @@ class _ProbeRows:
         order = -batch.intervals if self.g["order"] == "most_advanced" else None
         if k["active_cap"] < batch.width:  # only the first active_cap live branches in growth order
             live = first_in_rows(live, 0 if order is None else order, k["active_cap"])
+        if k["burst_aligned"] == k["burst_other"]:  # one burst for all: no need to compare with the leader
+            batch.advance(np.where(live, k["burst_other"], 0), order=order)
+            return
         aligned = live & (batch.latest == leader[:, None])
         batch.advance(np.where(aligned, k["burst_aligned"], np.where(live, k["burst_other"], 0)), order=order)
 
     def update_ema(self, conf: np.ndarray) -> None:
+        if not self.uses_ema:  # no gate or widening reads it (Parallel-Probe): skip the arithmetic
+            return
         alpha = self.k["alpha"]
         self.ema = (1 - alpha) * self.ema + alpha * conf
 
