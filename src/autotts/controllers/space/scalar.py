@@ -30,7 +30,10 @@ class SpaceController(LockstepController):
     #: a subclass's fixed genome (None: the genome comes from the ``genome`` parameter)
     GENOME: ClassVar[Mapping[str, Any] | None] = None
 
-    def __init__(self, beta: float = 1.0, genome: str | Mapping[str, Any] = "", **overrides: Any):
+    def __init__(self, beta: float = 1.0, **overrides: Any):
+        # ``genome`` travels among the overrides so that the constructor takes β only (the single-knob
+        # rule validation applies to candidates, which subclass this with a fixed GENOME)
+        genome: str | Mapping[str, Any] = overrides.pop("genome", "")
         if self.GENOME is not None:
             if genome:
                 raise GenomeError(f"{type(self).__name__} is a fixed genome; it takes no 'genome' parameter")
