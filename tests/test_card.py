@@ -97,7 +97,7 @@ def test_card_command_writes_a_self_contained_card(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["-c", "nope"], "unknown controller"),
-        (["-c", "cmc", "--beta", "2"], "must lie in [0, 1]"),
+        (["-c", "cmc", "--beta", "2"], "--beta takes numbers in [0, 1]"),
         (["-c", "cmc", "--store", "Nope/none"], "Nope/none"),
     ],
 )

@@ -112,7 +112,7 @@ def test_unknown_controller_and_missing_store_are_clear_errors():
     unknown = run("eval", "-c", "nope", "--store", "Qwen3-4B/aime24", check=False)
     assert unknown.returncode == 2 and "unknown controller 'nope'" in unknown.stderr
     missing = run("eval", "-c", "sc", "--store", "Qwen9/aime24", check=False)
-    assert missing.returncode == 2 and "not installed" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "unknown store" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_reproduce_writes_table_and_plots(tmp_path):
@@ -128,3 +128,8 @@ def test_reproduce_writes_table_and_plots(tmp_path):
     assert (out / "table1.md").read_text().count("\n") == 8
     assert (out / "curve_Qwen3-4B_aime24.png").stat().st_size > 10_000
     assert "equal the paper" in result.stdout
+    assert f"report written to {out / 'report.html'}" in result.stdout
+    html = (out / "report.html").read_text()
+    box = html.index('<section class="summary">')
+    assert box < html.index(">Table 1: ours beside the paper</h2>")
+    assert "of 6 cells equal the paper&#x27;s Table 1" in html

@@ -105,7 +105,7 @@ def test_compare_command_table_and_verdict() -> None:
     ("args", "message"),
     [
         (["nonexistent-controller", "sc"], "unknown controller"),
-        (["cmc@1.5", "sc"], "β must lie in [0, 1]"),
+        (["cmc@1.5", "sc"], "β takes numbers in [0, 1]"),
         (["cmc", "sc", "--store", "Nope/none"], "Nope/none"),
         (["missing_file.py", "sc"], "no such controller file"),
     ],

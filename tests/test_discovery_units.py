@@ -16,8 +16,9 @@ from autotts.discovery.pricing import PriceTable
 from autotts.discovery.proposers import ProposerUnavailable, create_proposer, proposer_class
 from autotts.discovery.proposers.base import ProposerOptions
 from autotts.discovery.proposers.chat import extract_python
+from autotts.discovery.records import Figures, RoundInfo, choose_round
 from autotts.discovery.runfolder import RunFolder, RunFolderError, read_csv, rows_to_csv, write_atomic
-from autotts.discovery.selection import choose_round, frontier_figures
+from autotts.discovery.selection import frontier_figures
 from autotts.discovery.workspace import EvaluationBroker, Workspace, api_documentation
 from autotts.evaluation import ControllerSpec, evaluate, grid
 from discovery_helpers import FAST, VALID
@@ -81,7 +82,8 @@ def test_workspace_holds_only_what_the_proposer_may_see(tmp_path: Path) -> None:
     round_dir = folder.round_dir(1)
     round_dir.mkdir(parents=True)
     for name in ("candidate.py", "results.csv", "traces.md", "heldout.csv", "round.json", "failures.txt"):
-        (round_dir / name).write_text("{}" if name == "round.json" else "x")
+        # round.json: a record as the loop writes it (readers check it); the rest are placeholders
+        (round_dir / name).write_text('{"round": 1, "status": "invalid"}' if name == "round.json" else "x")
     root = Workspace(folder.workspace_dir, traces=True, task="TASK").build(folder, [1])
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert "history/round_001/candidate.py" in files and "history/round_001/traces.md" in files
@@ -133,26 +135,24 @@ def test_selection_and_frontier() -> None:
     assert figures["accuracy_at_max_beta"] == 80.0
     assert figures["tokens_at_sc64_accuracy"] == pytest.approx(10**4.5, rel=1e-6)
     assert figures["saving_vs_sc64"] == pytest.approx(1 - 10**4.5 / 4e5, abs=1e-4)
+    assert Figures.from_json(figures, "f").saving_vs_sc64 == figures["saving_vs_sc64"]
+
+    def search(accuracy: float, tokens: float, area: float) -> Figures:
+        return Figures(1.0, accuracy, tokens, accuracy, area)
+
     rounds = [
-        {
-            "round": 1,
-            "status": "valid",
-            "search": {"accuracy_at_max_beta": 80, "tokens_at_max_beta": 9, "area_under_curve": 1},
-        },
-        {"round": 2, "status": "invalid", "search": None},
-        {
-            "round": 3,
-            "status": "valid",
-            "search": {"accuracy_at_max_beta": 80, "tokens_at_max_beta": 5, "area_under_curve": 0},
-        },
+        RoundInfo(1, "valid", search=search(80, 9, 1)),
+        RoundInfo(2, "invalid"),
+        RoundInfo(3, "valid", search=search(80, 5, 0)),
+        RoundInfo(4, "valid", search=search(79, 1, 5)),
     ]
     assert choose_round(rounds) == 3  # same accuracy, fewer tokens
-    rounds[0]["search"]["accuracy_at_max_beta"] = 80.08
-    assert choose_round(rounds) == 3  # a gap within the tie margin does not buy more tokens
-    rounds[0]["search"]["accuracy_at_max_beta"] = 80.6
-    assert choose_round(rounds) == 1  # a real gap does
-    assert choose_round(rounds, "frontier") == 1
-    assert choose_round([{"round": 1, "status": "failed"}]) is None
+    assert choose_round(rounds, "frontier") == 4
+    rounds[0] = RoundInfo(1, "valid", search=search(80.08, 9, 1))
+    assert choose_round(rounds) == 3  # a lead within the tie margin does not buy more tokens
+    rounds[0] = RoundInfo(1, "valid", search=search(80.6, 9, 1))
+    assert choose_round(rounds) == 1  # a real one does
+    assert choose_round([RoundInfo(1, "failed")]) is None
 
 
 def test_pricing_table_and_override(tmp_path: Path) -> None:

@@ -107,3 +107,54 @@ def test_frontier_figures_follow_from_the_results(report: Path) -> None:
                 assert float(row["tokens at SC@64 accuracy"]) == pytest.approx(reach, rel=1e-4)
                 saving = 100 * (1 - reach / float(sc64["tokens"]))
                 assert float(row["saving % vs SC@64"]) == pytest.approx(saving, abs=0.01)
+
+
+def test_the_answer_comes_first(report: Path) -> None:
+    """The verdict box opens the page; the code and the hashes come after everything else."""
+    html = (report / "report.html").read_text()
+    body = html[html.index("<body>") :]
+    box = body.index('<section class="summary">')
+
+    def at(heading: str) -> int:
+        return body.index(f">{heading}</h2>")
+
+    assert box < at("Discovery trajectory") < at("Per held-out store") < at("Provenance")
+    assert body.index("<details><summary>Source of candidate.py") > at("Policy card of round 1")
+    assert body.index("sha256") > at("Provenance")
+    verdict = body[body.index('<p class="verdict">') : body.index("</p>", box)]
+    assert "round 1 at β=1 is" in verdict and "SC@64" in verdict and "CMC" in verdict
+    summary = {(r["chosen β"], r["against"]): r for r in read(report / "heldout_summary.csv")}
+    assert set(summary) == {("0.5", "SC@64"), ("0.5", "CMC β=0.5"), ("1", "SC@64"), ("1", "CMC β=1")}
+    # the box's pooled figures are the pooled rows of Table 1
+    table = read(report / "heldout_table1.csv")
+    pooled = next(
+        r for r in table if r["store"].startswith("mean of") and r["method"] == "round 1" and r["beta"] == "1.0"
+    )
+    assert summary[("1", "SC@64")]["Δ accuracy, points [95% CI]"] == pooled["Δacc vs SC@64"]
+    assert summary[("1", "CMC β=1")]["token saving % [95% CI]"] == pooled["token saving % vs CMC"]
+    for name in ("heldout_pooled.png", "heldout_differences.png"):
+        assert (report / name).stat().st_size > 10_000
+
+
+def test_pooled_frontier_row_is_read_off_the_mean_curve(report: Path) -> None:
+    results = read(report / "heldout_results.csv")
+    frontier = {(r["method"], r["store"]): r for r in read(report / "heldout_frontier.csv")}
+    sc64 = [r for r in results if r["controller"] == "SC" and float(r["beta"]) == 1]
+    target = sum(float(r["accuracy"]) for r in sc64) / len(sc64)
+    for method in ("round 1", "CMC"):
+        betas = sorted({float(r["beta"]) for r in results if r["controller"] == method})
+        points = []
+        for beta in betas:
+            members = [r for r in results if r["controller"] == method and float(r["beta"]) == beta]
+            points.append(
+                (
+                    sum(float(r["tokens"]) for r in members) / len(members),
+                    sum(float(r["accuracy"]) for r in members) / len(members),
+                )
+            )
+        reach = tokens_at_accuracy(points, target)
+        row = frontier[(method, f"mean of {len(HELDOUT)} stores")]
+        if reach is None:
+            assert row["tokens at SC@64 accuracy"] == ""
+        else:
+            assert float(row["tokens at SC@64 accuracy"]) == pytest.approx(reach, rel=1e-4)

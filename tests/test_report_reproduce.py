@@ -42,8 +42,21 @@ def test_report_shows_the_table_with_the_papers_numbers(out: Path) -> None:
     shown = html_rows((out / "report.html").read_text())
     table = rows(out / "table1.csv")
     assert any(row["paper_accuracy"] for row in table)
-    for row in table:  # each CSV row appears whole, ours and the paper's side by side
-        assert list(row.values()) in shown, row
+    for row in table:  # each CSV row appears, ours and the paper's side by side, numbers whole
+        beta = f"{float(row['beta']):g}"
+        match = [r for r in shown if r[:4] == [row["model"], row["benchmark"], row["method"], beta]]
+        assert len(match) == 1, row
+        cells = match[0]
+        assert float(cells[4].replace(",", "")) == pytest.approx(float(row["accuracy"]), abs=0.005)
+        assert float(cells[7].replace(",", "")) == pytest.approx(float(row["tokens"]), abs=0.5)
+        if row["paper_accuracy"]:
+            assert float(cells[5].replace(",", "")) == pytest.approx(float(row["paper_accuracy"]), abs=0.005)
+        assert cells[-1].startswith("yes" if row["matches_paper"] == "True" else "no")
+    page = (out / "report.html").read_text()
+    assert page.index('<section class="summary">') < page.index(">Table 1: ours beside the paper</h2>")
+    matched = sum(r["matches_paper"] == "True" for r in table)
+    compared = sum(bool(r["paper_accuracy"]) for r in table)
+    assert f"{matched} of {compared} cells equal the paper" in page
 
 
 def test_oracle_bounds_equal_a_direct_computation(out: Path) -> None:

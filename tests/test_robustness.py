@@ -263,8 +263,8 @@ def test_a_controller_the_sandbox_stops_is_an_error_not_a_figure(tmp_path: Path)
     ("args", "message"),
     [
         (["evo", "--conditions", "nope"], "unknown condition"),
-        (["evo", "--store", "Nope/x"], "not installed"),
-        (["evo", "--betas", "2"], "--betas takes values in [0, 1]"),
+        (["evo", "--store", "Nope/x"], "unknown store"),
+        (["evo", "--betas", "2"], "--betas takes numbers in [0, 1]"),
         (["x@1.0.0"], "registry references need `autotts policy` (not available)"),
         (["evo", "--against", "sc,bogus"], "unknown controller"),
     ],

@@ -149,6 +149,8 @@ def test_honest_candidates_validate():
         assert result.reason == ""
         batch_check = check(result, "run_batch agrees")["ok"]
         assert batch_check is (True if path.name == "batched_vote.py" else None)  # skipped without run_batch
+        if batch_check is None:  # said plainly: the file has no lockstep form (no earlier check failed)
+            assert "no run_batch" in check(result, "run_batch agrees")["detail"]
         assert all(c["ok"] for c in result.checks if c["name"] != "run_batch agrees"), result.checks
         assert sorted(result.tokens_by_beta) == [0.0, 0.5, 1.0]
         data = json.loads(json.dumps(result.to_json()))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
+from ..data import StoreError, StoreNotInstalled, load_store
 from ..evaluation import blocks_in, grid
 from ..report.runs import ReportInputError, parse_ref, run_cells
-from .common import console, fail, parse_floats, progress_bar
+from .common import console, fail, parse_floats, progress_bar, resolve_stores
 
 
 def card_command(
@@ -41,7 +41,7 @@ def card_command(
 
     try:
         ref = parse_ref(controller, trusted=trusted)
-        names = resolve_store_names(store or (None if split else ["Qwen3-4B/aime24"]), split)
+        names = resolve_stores(store or (None if split else ["Qwen3-4B/aime24"]), split)
         for name in names:
             load_store(name)
     except (ReportInputError, StoreNotInstalled, StoreError, ValueError) as exc:

@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 
 from ..backends import BackendError
+from ..data.answertypes import ANSWER_TYPES
 from ..data.collect import (
-    DYNASOR_SUFFIX,
     CollectConfig,
     CollectError,
     Collector,
@@ -19,6 +19,7 @@ from ..data.collect import (
     QuestionsError,
     estimate,
     journal_path,
+    load_questions,
 )
 from ..data.collect.answers import CLEANINGS
 from .common import console, fail
@@ -47,8 +48,21 @@ def collect_command(
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature of the branches."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling."),
     seed: int = typer.Option(0, "--seed", help="Base seed; each request gets its own seed derived from it."),
+    answer_type: str = typer.Option(
+        "math",
+        "--answer-type",
+        help="math (math-verify equivalence), choice (an option letter; GPQA-style rows) or exact (normalised string).",
+    ),
+    choices_field: str = typer.Option(
+        None, "--choices-field", help="choice: the options list column (default: choices/options, or GPQA's columns)."
+    ),
+    shuffle_options: int = typer.Option(
+        None, "--shuffle-options", help="choice: shuffle each question's options with this seed (recorded)."
+    ),
     probe_suffix: str = typer.Option(
-        DYNASOR_SUFFIX, "--probe-suffix", help="Answer-forcing suffix appended for a probe (default: Dynasor's)."
+        None,
+        "--probe-suffix",
+        help="Answer-forcing suffix appended for a probe (default: the answer type's; Dynasor's for math).",
     ),
     probe_tokens: int = typer.Option(20, "--probe-tokens", min=1, help="Greedy tokens per probe."),
     cleaning: str = typer.Option("basic", "--cleaning", help=f"Answer cleaning: {', '.join(CLEANINGS)}."),
@@ -81,10 +95,16 @@ def collect_command(
 
       autotts collect ... --dry-run --prices 0.15,0.60
 
+      autotts collect --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen3-4B \\
+          --questions gpqa_diamond.csv --answer-type choice --shuffle-options 0 \\
+          --out stores/my-model/gpqa.json.gz        (probes end "The answer is (")
+
       autotts data import stores/my-model/aime25.json.gz --name my-model/aime25
 
       autotts eval -c sc -c cmc --store my-model/aime25 --beta 0.5,1
     """
+    if answer_type not in ANSWER_TYPES:
+        fail(f"--answer-type must be one of {', '.join(ANSWER_TYPES)}, got {answer_type!r}")
     if cleaning not in CLEANINGS:
         fail(f"--cleaning must be one of {', '.join(CLEANINGS)}, got {cleaning!r}")
     body = {}
@@ -123,9 +143,14 @@ def collect_command(
         name=name,
         api_key=os.environ.get("OPENAI_API_KEY"),
         extra_body=body,
+        answer_type=answer_type,
+        choices_field=choices_field,
+        shuffle_options=shuffle_options,
     )
     price_pair = _prices(prices) if prices else None
     try:
+        if answer_type == "choice" and shuffle_options is None:
+            _position_warning(config)
         if dry_run:
             est = estimate(config, price_pair)
             console.print(
@@ -160,6 +185,20 @@ def collect_command(
         + f"\n  install: autotts data import {result.out} --name {config.store_name()}",
         highlight=False,
     )
+
+
+def _position_warning(config: CollectConfig) -> None:
+    """Warn when every gold is the same letter (GPQA's file order puts the correct answer first)."""
+    questions = load_questions(
+        config.questions, config.question_field, config.answer_field, config.limit,
+        answer_type="choice", choices_field=config.choices_field,
+    )  # fmt: skip
+    golds = {q.gold for q in questions if q.gold is not None}
+    if len(questions) > 1 and len(golds) == 1:
+        _progress(
+            f"collect: warning: every gold answer is ({golds.pop()}); a model's bias for one position "
+            "would look like skill. Pass --shuffle-options SEED to shuffle each question's options."
+        )
 
 
 def _prices(text: str) -> tuple[float, float]:

@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
+from ..data import StoreError, StoreNotInstalled, load_store
 from ..evaluation import Cell, blocks_in
 from ..report.compare import Comparison, per_store_comparisons
 from ..report.runs import ReportInputError, failure_lines, parse_ref, run_cells
-from .common import console, err_console, fail, progress_bar
+from .common import beta_callback, console, err_console, fail, print_table, progress_bar, resolve_stores
 
 
 def compare_command(
@@ -20,7 +20,9 @@ def compare_command(
     b: str = typer.Argument(..., help="Controller B, the reference (same forms)."),
     split: str = typer.Option("heldout", "--split", help="search (aime24), heldout (aime25, hmmt25) or all."),
     store: list[str] = typer.Option(None, "--store", "-s", help="MODEL/BENCH instead of a split (repeatable)."),
-    beta: float = typer.Option(1.0, "--beta", "-b", min=0.0, max=1.0, help="β for a side without '@β'."),
+    beta: float = typer.Option(
+        1.0, "--beta", "-b", callback=beta_callback("--beta"), help="β for a side without '@β'."
+    ),
     seeds: int = typer.Option(100, "--seeds", min=1, help="Seeds 0..N-1 per question (the same for A and B)."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
     trusted: bool = typer.Option(False, "--trusted", help="Run controller files in-process, not in the sandbox."),
@@ -45,7 +47,7 @@ def compare_command(
     clock = Clock()
     try:
         ref_a, ref_b = parse_ref(a, trusted=trusted), parse_ref(b, trusted=trusted)
-        names = resolve_store_names(store, None if store else split)
+        names = resolve_stores(store, None if store else split)
         for name in names:
             load_store(name)
     except (ReportInputError, StoreNotInstalled, StoreError, ValueError) as exc:
@@ -57,7 +59,7 @@ def compare_command(
         for ref in (ref_a, ref_b)
         for name in names
     ]
-    with progress_bar(f"evaluating {len(cells)} cells", blocks_in(cells), enabled=not as_json) as advance:
+    with progress_bar(f"evaluating {len(cells)} cells", blocks_in(cells)) as advance:
         results = run_cells(cells, jobs=jobs or None, trusted=trusted, on_block=lambda _b: advance())
     res_a, res_b = results[: len(names)], results[len(names) :]
     pooled = Comparison.of(ref_a.label, res_a, ref_b.label, res_b)
@@ -71,7 +73,7 @@ def compare_command(
     if as_json:
         print(json.dumps({**pooled.to_json(), "per_store": [c.to_json() for c in per_store]}, indent=1))
         return
-    console.print(_table(per_store, pooled))
+    print_table(_table(per_store, pooled))
     console.print(pooled.verdict(), highlight=False)
     failed = failure_lines(results)
     if failed:

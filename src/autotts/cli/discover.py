@@ -12,8 +12,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from .common import console, err_console, fail, parse_floats, progress_bar
+from ..data import Store, StoreError, StoreNotInstalled, load_store
+from .common import console, err_console, fail, parse_floats, print_table, progress_bar, resolve_stores
 
 
 class _ConsoleReporter:
@@ -30,6 +30,7 @@ class _ConsoleReporter:
 
 
 def discover_command(
+    ctx: typer.Context,
     proposer: str = typer.Option(
         None, "--proposer", "-p", help="evolve (default), claude-code, openai, anthropic, command."
     ),
@@ -107,9 +108,14 @@ def discover_command(
         if resume is not None:
             folder = RunFolder.open(resume)
             config = DiscoveryConfig.from_json(folder.config)
+            _check_resume_options(ctx, config, locals())
+            changes = {}
             if rounds is not None and rounds != config.rounds:
-                folder.update_config(rounds=rounds)
-                config.rounds = rounds
+                changes["rounds"] = config.rounds = rounds
+            if max_usd is not None and max_usd != config.max_usd:
+                changes["max_usd"] = config.max_usd = max_usd
+            if changes:
+                folder.update_config(**changes)
         else:
             if selection not in SELECTION_RULES:
                 fail(f"--selection takes {' or '.join(SELECTION_RULES)}")
@@ -157,9 +163,13 @@ def discover_command(
             for name in [*config.search_stores, *(config.heldout_stores if config.heldout else ())]:
                 _check_installed(name)
             proposer_object = create_proposer(config.proposer, config.proposer_options())
+            _check_endpoint(proposer_object)
             folder = new_run(out or Path("runs") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), config)
         if resume is not None:
             proposer_object = create_proposer(config.proposer, config.proposer_options())
+            _check_endpoint(proposer_object)
+    except typer.Exit:  # a check above has already said what is wrong
+        raise
     except (RunFolderError, ProposerUnavailable, ValueError) as exc:
         fail(str(exc))
     except Exception as exc:  # e.g. the claude CLI or bubblewrap missing
@@ -168,17 +178,78 @@ def discover_command(
     from ..governance.manifest import Clock
 
     clock = Clock()
-    summary = DiscoveryLoop(folder, config, proposer_object, _ConsoleReporter()).run()
+    try:
+        summary = DiscoveryLoop(folder, config, proposer_object, _ConsoleReporter()).run()
+    except ProposerUnavailable as exc:  # e.g. the server went away mid-run: stop, resumable
+        fail(f"{exc}; the run stopped and can continue with: autotts discover --resume {folder.root}", code=1)
     from ..governance.commands import write_discover_manifest
 
     write_discover_manifest(folder.root, clock)
     _print_summary(summary, folder.root)
 
 
+# option -> (config field, the option's value as the config stores it); compared on --resume
+_RESUME_FIXED: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "proposer": ("proposer", lambda v: v),
+    "seeds": ("seeds", int),
+    "betas": ("betas", lambda v: tuple(sorted(set(parse_floats(v, "--betas"))))),
+    "search_stores": ("search_stores", lambda v: tuple(_stores(v, "--search-stores"))),
+    "heldout_stores": ("heldout_stores", lambda v: tuple(_stores(v, "--heldout-stores"))),
+    "no_beta_rule": ("beta_rule", lambda v: not v),
+    "no_traces": ("traces", lambda v: not v),
+    "model": ("model", lambda v: v),
+    "base_url": ("base_url", lambda v: v),
+    "command": ("command", lambda v: v),
+    "seed": ("seed", int),
+    "repairs": ("repairs", int),
+    "max_turns": ("max_turns", int),
+    "agent_sandbox": ("agent_sandbox", lambda v: v),
+    "prices": ("prices", lambda v: str(v) if v else None),
+    "baselines": ("baselines", lambda v: _baselines(v)),
+    "baseline_seeds": ("baseline_seeds", int),
+    "selection": ("selection", lambda v: v),
+    "no_heldout": ("heldout", lambda v: not v),
+}
+
+
+def _check_resume_options(ctx: typer.Context, config: Any, given: dict[str, Any]) -> None:
+    """On --resume the run's own configuration holds: an option given on the command line that
+    differs from it is an error naming the option (silently ignoring it would mislead), and
+    --rounds may only raise the total. --jobs and --max-usd may change."""
+    def on_command_line(name: str) -> bool:
+        source = ctx.get_parameter_source(name)  # an enum of the click that typer carries: compare names
+        return getattr(source, "name", "") in ("COMMANDLINE", "ENVIRONMENT")
+
+    if on_command_line("out"):
+        fail("give either --out (a new run) or --resume RUN, not both")
+    for name, (field_name, convert) in _RESUME_FIXED.items():
+        if not on_command_line(name):
+            continue
+        value, stored = convert(given[name]), getattr(config, field_name)
+        if isinstance(stored, list):
+            stored = tuple(stored)
+        if value != stored:
+            option = "--" + name.replace("_", "-")
+            fail(
+                f"{option} conflicts with the run being resumed (it has {field_name} = {stored!r}); a resumed run "
+                f"keeps its configuration: drop {option}, or start a new run with --out"
+            )
+    rounds = given.get("rounds")
+    if rounds is not None and rounds < config.rounds:
+        fail(f"--rounds {rounds}: the run already has {config.rounds} rounds planned; --rounds may only extend it")
+
+
+def _check_endpoint(proposer: Any) -> None:
+    """Chat proposers: refuse to start (exit 2) when nothing answers at the API endpoint."""
+    check = getattr(proposer, "check_endpoint", None)
+    if callable(check):
+        check()
+
+
 def _stores(items: list[str], option: str) -> list[str]:
     parts = [p.strip() for item in items for p in item.split(",") if p.strip()]
     try:
-        return resolve_store_names(parts)
+        return resolve_stores(parts, option=option)
     except ValueError as exc:
         fail(f"{option}: {exc}")
 
@@ -203,9 +274,28 @@ def _check_split(search: tuple[str, ...], heldout: tuple[str, ...]) -> None:
 
 def _check_installed(name: str) -> None:
     try:
-        load_store(name)
+        store = load_store(name)
     except (StoreNotInstalled, StoreError) as exc:
         fail(str(exc))
+    problem = reference_pool_problem(name, store)
+    if problem:
+        fail(problem)
+
+
+def reference_pool_problem(name: str, store: Store) -> str | None:
+    """Why ``store`` cannot be judged against SC@64 (every round and the report are), or None: SC@64
+    reads 64 branches of each question, so a store with fewer (a small store of one's own) would raise
+    in every reference episode."""
+    from ..env.core import DEFAULT_MAX_BRANCHES
+
+    pool = min((len(q.branches) for q in store.questions), default=0)
+    if pool >= DEFAULT_MAX_BRANCHES:
+        return None
+    return (
+        f"store {name} ({store.source}) has {pool} branches per question; discovery and its report judge every "
+        f"policy against SC@64, which reads {DEFAULT_MAX_BRANCHES}. Collect at least {DEFAULT_MAX_BRANCHES} "
+        f"(autotts collect --branches {DEFAULT_MAX_BRANCHES}), or judge it with autotts eval at small β."
+    )
 
 
 def _fmt(value: Any, pattern: str = "{:.2f}") -> str:
@@ -249,7 +339,7 @@ def _print_summary(summary: dict[str, Any], root: Path) -> None:
                 _fmt((h or {}).get("tokens"), "{:,.0f}"),
                 "",
             )
-    console.print(table)
+    print_table(table)
     chosen = summary["chosen_round"]
     if chosen is None:
         console.print("No round produced a valid controller.")

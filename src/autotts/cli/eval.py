@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -11,9 +12,20 @@ from rich.table import Table
 from ..controllers.loading import ControllerLoadError
 from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
 from ..evaluation import EXECUTORS, CellResult, ControllerSpec, blocks_in, grid
+from ..evaluation.runner import Block
 from ..evaluation.summary import mean_rows
 from ..sandbox import SandboxError, SandboxUnavailable, evaluate_cells, needs_sandbox, split_file_ref
-from .common import console, err_console, fail, parse_floats, parse_params, progress_bar
+from .common import (
+    check_choice,
+    check_store_names,
+    err_console,
+    fail,
+    parse_betas,
+    parse_params,
+    parse_problem,
+    print_table,
+    progress_bar,
+)
 
 
 def eval_command(
@@ -27,7 +39,9 @@ def eval_command(
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Worker processes (0 = all cores)."),
     executor: str = typer.Option("process", "--executor", help=f"One of {', '.join(EXECUTORS)}."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Override a controller knob: key=value (repeatable)."),
-    traces: Path = typer.Option(None, "--traces", help="Write every episode's action trace to this JSONL file."),
+    traces: Path = typer.Option(
+        None, "--traces", help="Write every episode's action trace to this JSONL file (FILE.jsonl.gz: compressed)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of rows instead of a table."),
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first controller error."),
     trusted: bool = typer.Option(
@@ -59,23 +73,36 @@ def eval_command(
     from ..governance.manifest import Clock  # provenance: wall/CPU time from here
 
     clock = Clock()
+    check_choice(executor, EXECUTORS, "--executor")
+    betas = parse_betas(beta, "--beta")
+    if not betas:
+        fail("--beta takes numbers in [0, 1], e.g. --beta 0.5,1")
     names = _stores(store, split)
-    betas = parse_floats(beta, "--beta")
     overrides = parse_params(param)
     specs = [ControllerSpec(ref, overrides) for ref in controller]
     for spec in specs:
-        if needs_sandbox(spec.ref, trusted):  # never import an untrusted file here
-            if not split_file_ref(spec.ref)[0].is_file():
-                fail(f"{split_file_ref(spec.ref)[0]}: no such controller file")
+        if needs_sandbox(spec.ref, trusted):  # never import an untrusted file here: parse it only
+            path = split_file_ref(spec.ref)[0]
+            if not path.is_file():
+                fail(f"{path}: no such controller file")
+            problem = parse_problem(path)
+            if problem:
+                fail(f"{path}: cannot load the controller: {problem} (autotts validate {path} shows every check)")
             continue
         try:
             spec.build(betas[0])
-        except (ControllerLoadError, LookupError, ValueError, TypeError) as exc:
+        except (ControllerLoadError, LookupError, ValueError, TypeError, SyntaxError) as exc:
             fail(str(exc).strip("'\""))
     cells = grid(specs, betas, names, seeds)
     total_blocks = blocks_in(cells)
+
+    def stop_at_first_failure(block: Block) -> None:
+        # sandboxed files report failures per block; --fail-fast stops the evaluation at the first
+        if fail_fast and block.failures:
+            raise _FirstFailure(str(block.failures[0]).strip())
+
     try:
-        with progress_bar(f"evaluating {len(cells)} cells", total_blocks, enabled=not as_json) as advance:
+        with progress_bar(f"evaluating {len(cells)} cells", total_blocks) as advance:
             results = evaluate_cells(
                 cells,
                 trusted=trusted,
@@ -83,14 +110,19 @@ def eval_command(
                 executor=executor,
                 want_traces=traces is not None,
                 fail_fast=fail_fast,
-                on_block=lambda _b: advance(),
+                on_block=lambda b: (advance(), stop_at_first_failure(b)),
             )
     except SandboxError as exc:
         fail(f"the sandbox could not run: {exc}", code=2 if isinstance(exc, SandboxUnavailable) else 1)
+    except _FirstFailure as exc:
+        fail(f"controller error (--fail-fast): {exc}", code=1)
     except Exception as exc:
         if fail_fast:
             fail(f"controller error (--fail-fast): {type(exc).__name__}: {exc}", code=1)
         raise
+    load_errors = _load_errors(results)
+    if load_errors:
+        fail("; ".join(load_errors), code=1)
     if traces is not None:
         _write_traces(traces, results)
     rows = [r.row() for r in results]
@@ -105,7 +137,7 @@ def eval_command(
     if as_json:
         print(json.dumps(rows + mean_rows(results), indent=1))
     else:
-        console.print(_table(results))
+        print_table(_table(results))
     failures = [f for r in results for f in r.failures]
     if failures:
         err_console.print(f"[bold red]{len(failures)} episode(s) raised[/]; counted as wrong. First ones:")
@@ -118,7 +150,7 @@ def _stores(store: list[str] | None, split: str | None) -> list[str]:
     if not store and not split:
         fail("name stores with --store MODEL/BENCH or --split search|heldout|all")
     try:
-        names = resolve_store_names(store, split)
+        names = check_store_names(resolve_store_names(store, split))
         for name in names:
             load_store(name)
     except (StoreNotInstalled, StoreError, ValueError) as exc:
@@ -127,12 +159,30 @@ def _stores(store: list[str] | None, split: str | None) -> list[str]:
 
 
 def _write_traces(path: Path, results: list[CellResult]) -> None:
+    """One JSON line per episode; gzip-compressed when the name ends in ``.gz``. The size is
+    reported, since a full grid writes hundreds of megabytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    compressed = path.suffix == ".gz"
+    opener = gzip.open if compressed else open
+    episodes = 0
+    with opener(path, "wt", encoding="utf-8") as handle:
         for result in results:
             for record in result.traces:
                 handle.write(json.dumps(record) + "\n")
-    err_console.print(f"traces written to {path}")
+                episodes += 1
+    size = path.stat().st_size
+    hint = ""
+    if not compressed and size >= 10_000_000:
+        hint = f"; --traces {path.name}.gz writes it compressed (several times smaller)"
+    err_console.print(f"traces written to {path}: {episodes:,} episodes, {_size(size)}{hint}", highlight=False)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
 
 
 def _table(results: list[CellResult]) -> Table:
@@ -173,3 +223,19 @@ def _table(results: list[CellResult]) -> Table:
 def _short(controller: str) -> str:
     """A controller file is shown by its file name (and class) so the table keeps its columns."""
     return Path(controller).name if ".py" in controller else controller
+
+
+class _FirstFailure(Exception):
+    """Raised from the block callback to stop an evaluation at its first failure (--fail-fast)."""
+
+
+def _load_errors(results: list[CellResult]) -> list[str]:
+    """Controllers that could not be loaded at all (the sandbox rejected the file): a load error,
+    not a result row of zeros."""
+    messages = {}
+    for result in results:
+        for failure in result.failures:
+            if getattr(failure, "kind", "") == "rejected":
+                text = f"{result.controller}: cannot load the controller: {failure.error}"
+                messages.setdefault(result.controller, text)
+    return list(messages.values())

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .common import console, err_console, fail, parse_floats
+from .common import beta_callback, console, err_console, fail, parse_floats, print_table, resolve_stores
 
 app = typer.Typer(
     help="The policy registry: versions with evidence, approvals, aliases and an audit log.",
@@ -48,7 +48,7 @@ def _registry(path: Path | None, mlflow_uri: str | None = None) -> Iterator[Any]
 def register_command(
     name: str = typer.Argument(..., help="Policy name (e.g. evo)."),
     controller: str = typer.Argument(..., help="Registry name, FILE.py[:Class] or a discovery RUN folder."),
-    beta: float = typer.Option(..., "--beta", "-b", help="The β the policy runs at."),
+    beta: float = typer.Option(..., "--beta", "-b", callback=beta_callback("--beta"), help="The β the policy runs at."),
     by: str = typer.Option(None, "--by", help="Who registers it (default $USER)."),
     store: list[str] = typer.Option(None, "--store", "-s", help="Held-out stores for the evidence (default: heldout)."),
     seeds: int = typer.Option(20, "--seeds", min=1, help="Seeds per question in the held-out evidence."),
@@ -76,7 +76,7 @@ def register_command(
 
       autotts policy register evo evo --beta 1 --robustness results/robustness-evo
     """
-    from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
+    from ..data import StoreError, StoreNotInstalled, load_store
     from ..governance.evidence import EvidencePlan
 
     ref = controller
@@ -88,7 +88,7 @@ def register_command(
         except ReportInputError as exc:
             fail(str(exc))
     try:
-        stores = resolve_store_names(store, None if store else "heldout")
+        stores = resolve_stores(store, None if store else "heldout")
         for s in [*stores, quick_store]:
             load_store(s)
     except (StoreNotInstalled, StoreError, ValueError) as exc:
@@ -143,7 +143,7 @@ def list_command(
             r["by"],
             r["id"][:12],
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("show")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 
 from ..data import StoreError, StoreNotInstalled
-from .common import console, fail, parse_floats, progress_bar
+from .common import console, err_console, fail, parse_floats, progress_bar
 
 
 def report_command(
@@ -45,6 +46,7 @@ def report_command(
     if not run.is_dir():
         fail(f"{run}: no such run folder")
     betas = parse_floats(beta, "--beta") or None
+    _check_pools(run)
     try:
         steps = judgement_steps(run, seeds or None, betas, curve_seeds)
         with progress_bar("judging the chosen controller", steps) as advance:
@@ -58,6 +60,7 @@ def report_command(
                 jobs=jobs or None,
                 trusted=trusted,
                 on_block=lambda _b: advance(),
+                on_stage=lambda text: err_console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False),
             )
     except (ReportInputError, StoreNotInstalled, StoreError) as exc:
         fail(str(exc))
@@ -66,3 +69,23 @@ def report_command(
     write_report_manifest_for_run(run, out, seeds=seeds or None, curve_seeds=curve_seeds, chosen_betas=betas,
                                   trusted=trusted, jobs=jobs or None, clock=clock)
     console.print(f"report written to {path}")
+
+
+def _check_pools(run: Path) -> None:
+    """Refuse, before judging, held-out stores too small for the SC@64 reference (clear message, no traceback)."""
+    import json
+
+    from ..data import load_store
+    from .discover import reference_pool_problem
+
+    try:
+        config = json.loads((run / "run.json").read_text(encoding="utf-8")).get("config", {})
+    except (OSError, ValueError, AttributeError):
+        return  # the report's own checks name what is wrong with the folder
+    for name in config.get("heldout_stores") or []:
+        try:
+            problem = reference_pool_problem(name, load_store(name))
+        except (StoreNotInstalled, StoreError):
+            continue  # reported by the judgement with its own message
+        if problem:
+            fail(problem)

@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store, resolve_store_names
+from ..data import ALL_STORES, StoreError, StoreNotInstalled, load_store
 from ..evaluation import blocks_in, evaluate
-from .common import console, err_console, fail, progress_bar
+from .common import console, err_console, fail, print_table, progress_bar, resolve_stores
 
 
 def reproduce_command(
@@ -47,7 +47,7 @@ def reproduce_command(
     cells = table1_cells(names, seeds)
     extra = curve_cells(names, curve_seeds) if curves else []
     total = blocks_in(cells + extra)
-    with progress_bar(f"evaluating {len(cells) + len(extra)} cells", total, enabled=not as_json) as advance:
+    with progress_bar(f"evaluating {len(cells) + len(extra)} cells", total) as advance:
         results = evaluate(cells + extra, jobs=jobs or None, on_block=lambda _b: advance())
     elapsed = time.perf_counter() - started
     table_results = results[: len(cells)]
@@ -61,8 +61,10 @@ def reproduce_command(
     write_reproduce_manifest(out, cells + extra, results, jobs=jobs or None, clock=clock, outputs=outputs)
     if as_json:
         print(json.dumps([row.as_dict() for row in rows], indent=1))
+        if html_path:
+            err_console.print(f"report written to {html_path}", highlight=False)
         return
-    console.print(_table(rows))
+    print_table(_table(rows))
     matched = sum(row.matches for row in rows)
     deviations = [row for row in rows if row.note and row.paper_accuracy is not None]
     console.print(
@@ -72,12 +74,14 @@ def reproduce_command(
     for model, method in sorted({(row.model, row.method) for row in deviations if not row.matches}):
         note = next(row.note for row in deviations if (row.model, row.method) == (model, method))
         console.print(f"[yellow]*[/] {model} {method}: {note}", highlight=False)
-    console.print(f"wrote {csv_path}, {md_path}, {len(plot_paths)} plots" + (f", {html_path}" if html_path else ""))
+    console.print(f"wrote {csv_path}, {md_path}, {len(plot_paths)} plots", highlight=False)
+    if html_path:
+        console.print(f"report written to {html_path}", highlight=False)
 
 
 def _stores(store: list[str] | None) -> list[str]:
     try:
-        names = resolve_store_names(store) if store else list(ALL_STORES)
+        names = resolve_stores(store) if store else list(ALL_STORES)
         for name in names:
             load_store(name)
     except (StoreNotInstalled, StoreError, ValueError) as exc:

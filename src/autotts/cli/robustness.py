@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import typer
 
-from ..data import StoreError, StoreNotInstalled, load_store, resolve_store_names
-from .common import console, err_console, fail, parse_floats
+from ..data import StoreError, StoreNotInstalled, load_store
+from .common import PlainProgress, beta_callback, console, err_console, fail, parse_floats, resolve_stores
 
 
 class _Progress:
-    """A progress line: a rich bar on a terminal, otherwise plain lines (each condition's start and
-    about every tenth of the work), so logs of a non-interactive run show it too."""
+    """A progress line: a rich bar on a terminal, otherwise the plain periodic lines of
+    :class:`~autotts.cli.common.PlainProgress`, so logs of a non-interactive run show it too."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
@@ -23,6 +22,7 @@ class _Progress:
         self.last_line = -1.0
         self.condition = ""
         self._bar = None
+        self._plain: PlainProgress | None = None
 
     def __enter__(self) -> _Progress:
         if self.enabled and self.tty:
@@ -43,6 +43,8 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
+        if self._plain is not None and exc[0] is None:
+            self._plain.finish()
 
     def __call__(self, done: int, total: int, condition: str) -> None:
         if not self.enabled:
@@ -50,15 +52,11 @@ class _Progress:
         if self._bar is not None:
             self._bar.update(self._task, completed=done, total=total, description=f"robustness: {condition}")
             return
-        share = done / max(total, 1)
-        if condition != self.condition or share - self.last_line >= 0.1 or done == total:
-            self.condition, self.last_line = condition, share
-            elapsed = time.monotonic() - self.started
-            print(
-                f"robustness: {done}/{total} blocks ({100 * share:.0f}%), condition {condition}, {elapsed:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
+        # off a terminal: the plain periodic lines every command prints (autotts.cli.common)
+        if self._plain is None:
+            self._plain = PlainProgress("robustness", total, unit="blocks")
+        self._plain.detail, self._plain.total = f"condition {condition}", total
+        self._plain.advance(done - self._plain.done)
 
 
 def robustness_command(
@@ -71,7 +69,11 @@ def robustness_command(
     store: list[str] = typer.Option(None, "--store", "-s", help="MODEL/BENCH, a glob or a store FILE (repeatable)."),
     beta: list[str] = typer.Option(None, "--betas", help="β grid, comma-separated (default 0,0.25,0.5,0.75,1)."),
     operating_beta: float = typer.Option(
-        None, "--beta", "-b", min=0.0, max=1.0, help="Judge the policy at this β (default: the rule, see docs)."
+        None,
+        "--beta",
+        "-b",
+        callback=beta_callback("--beta"),
+        help="Judge the policy at this β (default: the rule, see docs).",
     ),
     seeds: int = typer.Option(0, "--seeds", min=0, help="Seeds per question (0 = the default, 50)."),
     condition: str = typer.Option(
@@ -112,7 +114,7 @@ def robustness_command(
     try:
         entry = resolve_entry(policy, trusted=trusted)
         others = [resolve_entry(a, trusted=trusted) for a in against.split(",") if a.strip()]
-        names = resolve_store_names(store, None if store else split)
+        names = resolve_stores(store, None if store else split)
         for name in names:
             load_store(name)
         chosen = select_conditions(

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..discovery.validation import summary_rows, validate_candidate
 from ..sandbox import SandboxError
-from .common import console, err_console, fail, parse_floats
+from .common import check_store_names, console, err_console, fail, parse_floats, print_table
 
 
 def validate_command(
@@ -43,10 +43,13 @@ def validate_command(
     """
     if not file.is_file():
         fail(f"{file}: no such file")
+    check_store_names([store])
     grid = parse_floats(betas, "--betas")
     if not grid or any(not 0.0 <= b <= 1.0 for b in grid):
         fail("--betas takes values in [0, 1], e.g. --betas 0,0.5,1")
     try:
+        if not err_console.is_terminal:  # a spinner shows nothing in a log: say what is running
+            err_console.print(f"validating {file} (static screen, then a sandboxed quick run)...", highlight=False)
         with err_console.status("validating (sandboxed quick run)...", spinner="dots") if not as_json else _quiet():
             result = validate_candidate(
                 file, beta_rule=not no_beta_rule, betas=grid, quick_store=store, quick_seeds=seeds
@@ -63,7 +66,7 @@ def validate_command(
         styles = {"ok": "green", "FAIL": "bold red", "-": "dim"}
         for name, status, detail in summary_rows(result):
             table.add_row(name, f"[{styles[status]}]{status}[/]", detail)
-        console.print(table)
+        print_table(table)
         if result.ok:
             console.print(f"[bold green]valid[/]: {result.class_name}")
         else:

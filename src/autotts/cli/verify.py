@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .common import console, err_console, fail
+from .common import console, err_console, fail, print_table
 
 
 def verify_command(
@@ -75,7 +75,7 @@ def verify_command(
                 _fmt(c.recorded),
                 c.why if c.status == CANNOT else _fmt(c.now),
             )
-        console.print(table)
+        print_table(table)
     console.print(
         f"{len(report.checks)} figures: {report.count(EQUAL)} equal, {report.count(DIFFERS)} differ, "
         f"{report.count(CANNOT)} cannot be re-run",

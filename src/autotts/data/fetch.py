@@ -33,9 +33,13 @@ def installed_path(name: str, root: Path) -> Path:
     return root / f"{name}.json.gz"
 
 
-def _content_digest(raw: bytes) -> tuple[str, bytes]:
-    """SHA-256 of the JSON content (gunzipped first when ``raw`` is gzip) and that content."""
-    content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+def _content_digest(raw: bytes, origin: str = "") -> tuple[str, bytes]:
+    """SHA-256 of the JSON content (gunzipped first when ``raw`` is gzip) and that content; a gzip
+    file that is truncated or corrupt is a :class:`FetchError` naming ``origin``."""
+    try:
+        content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        raise FetchError(f"{origin or 'store'}: not a complete gzip file ({exc}); not installed") from None
     return hashlib.sha256(content).hexdigest(), content
 
 
@@ -87,11 +91,14 @@ def fetch_store(name: str, root: Path, source: str = "", force: bool = False) ->
         raise FetchError(f"unknown store {name!r}; known: {', '.join(ALL_STORES)}")
     target = installed_path(name, root)
     if target.is_file() and not force:
-        digest, _ = _content_digest(target.read_bytes())
+        try:
+            digest, _ = _content_digest(target.read_bytes(), str(target))
+        except (FetchError, OSError):
+            digest = ""  # a corrupt or truncated installed copy: install it again (that is the repair)
         if digest == expected:
             return Fetched(name, target, str(target), digest, skipped=True)
     raw, origin = _read_source(source, name)
-    digest, content = _content_digest(raw)
+    digest, content = _content_digest(raw, origin)
     if digest != expected:
         raise FetchError(f"{origin}: SHA-256 of the JSON content is {digest}, expected {expected}; not installed")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def register_store(name: str, store: Store) -> Store:
     if not store.questions:
         raise ValueError(f"register_store: store {name!r} has no questions")
     if store.name != name:
-        store = Store(name, store.questions, store.source)
+        store = dataclasses.replace(store, name=name)
     _REGISTERED[name] = store
     return store
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,9 @@ class Store:
     questions: list[Question]
     source: str = ""
     metadata: dict | None = None  # collected stores (format autotts-store/1): how they were collected
+    # how answers are compared (autotts.data.answertypes); every answer string is already in the type's
+    # canonical form, so votes and grades stay string equality whatever the type
+    answer_type: str = "exact"
 
     @property
     def model(self) -> str:
@@ -87,7 +91,9 @@ class Store:
         return self.name.split("/")[-1]
 
     def without_gold(self) -> Store:
-        return Store(self.name, [q.without_gold() for q in self.questions], self.source, self.metadata)
+        return Store(
+            self.name, [q.without_gold() for q in self.questions], self.source, self.metadata, self.answer_type
+        )
 
     def summary(self) -> StoreSummary:
         return StoreSummary.of(self)
@@ -130,6 +136,7 @@ class StoreSummary:
     probe_freq: int
     mean_branch_tokens: float
     majority_accuracy: float
+    answer_type: str = "exact"
 
     @classmethod
     def of(cls, store: Store) -> StoreSummary:
@@ -152,6 +159,7 @@ class StoreSummary:
             probe_freq=freqs.pop() if len(freqs) == 1 else -1,
             mean_branch_tokens=float(np.mean(tokens)) if tokens else 0.0,
             majority_accuracy=100.0 * correct / n if n else 0.0,
+            answer_type=store.answer_type,
         )
 
 
@@ -207,7 +215,10 @@ def parse_store(raw: object, path: Path, name: str) -> Store:
     if not raw:
         raise StoreError(path, "contains no questions")
     questions: list[Question] = []
-    pool_size: int | None = None
+    # the pool size most questions have: a question with a shorter (or longer) list is the one to blame
+    lists = [o.get("each_branch") for o in raw if isinstance(o, dict)]
+    counts = Counter(len(b) for b in lists if isinstance(b, list))
+    pool_size: int | None = counts.most_common(1)[0][0] if counts else None
     for q, obj in enumerate(raw):
         if not isinstance(obj, dict):
             raise StoreError(path, f"must be an object, got {type(obj).__name__}", question=q)
@@ -224,7 +235,8 @@ def parse_store(raw: object, path: Path, name: str) -> Store:
         elif len(branches_raw) != pool_size:
             raise StoreError(
                 path,
-                f"has {len(branches_raw)} branches where question 0 has {pool_size}: branches of unequal count",
+                f"has {len(branches_raw)} branches where the other questions have {pool_size}: "
+                "branches of unequal count",
                 question=q,
                 field="each_branch",
             )
@@ -261,15 +273,21 @@ def parse_extended(raw: dict, path: Path, name: str) -> Store:
     if not isinstance(metadata, dict):
         raise StoreError(path, f"must be an object, got {type(metadata).__name__}", field="metadata")
     store = parse_store(raw.get("questions"), path, name)
+    answer_type, options = _answer_type(metadata, path)
     questions = []
     for q, (obj, question) in enumerate(zip(raw["questions"], store.questions, strict=True)):
         extras = obj.get("autotts")
+        if extras is not None and not isinstance(extras, dict):
+            raise StoreError(path, "must be an object", question=q, field="autotts")
+        if answer_type != "math":  # math classes were made when the store was built (math-verify is slow)
+            question = _canonical_question(question, answer_type, _letters(extras, options, path, q), path, q)
         if extras is None:
             questions.append(question)
             continue
-        if not isinstance(extras, dict):
-            raise StoreError(path, "must be an object", question=q, field="autotts")
         rows = extras.get("branches")
+        if rows is None:  # per-question extras only (e.g. a choice question's options)
+            questions.append(question)
+            continue
         if not isinstance(rows, list) or len(rows) != len(question.branches):
             raise StoreError(
                 path,
@@ -281,7 +299,83 @@ def parse_extended(raw: dict, path: Path, name: str) -> Store:
         for b, (row, branch) in enumerate(zip(rows, question.branches, strict=True)):
             branches.append(_extend_branch(row, branch, path, q, f"autotts.branches[{b}]"))
         questions.append(Question(question.index, question.text, question.gold, question.probe_freq, tuple(branches)))
-    return Store(name=name, questions=questions, source=str(path), metadata=metadata)
+    return Store(name=name, questions=questions, source=str(path), metadata=metadata, answer_type=answer_type)
+
+
+def _answer_type(metadata: dict, path: Path) -> tuple[str, int | None]:
+    """The store's answer type and its store-wide option count (choice stores without per-question
+    option lists). Stores collected before answer types were recorded used math-verify classes."""
+    from .answertypes import ANSWER_TYPES
+
+    declared = metadata.get("answer_type")
+    if declared is None:
+        equivalence = metadata.get("equivalence")
+        library = equivalence.get("library") if isinstance(equivalence, dict) else None
+        return ("math" if library == "math-verify" else "exact"), None
+    if isinstance(declared, str):
+        declared = {"name": declared}
+    if not isinstance(declared, dict):
+        raise StoreError(path, "must be an object with a name", field="metadata.answer_type")
+    kind = declared.get("name")
+    if kind not in ANSWER_TYPES:
+        raise StoreError(
+            path, f"unknown answer type {kind!r} (known: {', '.join(ANSWER_TYPES)})", field="metadata.answer_type.name"
+        )
+    options = declared.get("options")
+    if options is not None and (not isinstance(options, int) or isinstance(options, bool) or not 2 <= options <= 26):
+        raise StoreError(
+            path, f"must be an integer from 2 to 26, got {options!r}", field="metadata.answer_type.options"
+        )
+    return kind, options
+
+
+def _letters(extras: dict | None, options: int | None, path: Path, q: int) -> tuple[str, ...] | None:
+    """A choice question's option letters: from its own option list, else the store-wide count."""
+    from .answertypes import option_letters
+
+    choices = extras.get("choices") if extras else None
+    if choices is not None:
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices) or not 2 <= len(choices) <= 26:
+            raise StoreError(path, "must be a list of 2 to 26 option texts", question=q, field="autotts.choices")
+        return option_letters(len(choices))
+    return option_letters(options) if options is not None else None
+
+
+def _canonical_question(
+    question: Question, answer_type: str, letters: tuple[str, ...] | None, path: Path, q: int
+) -> Question:
+    """``question`` with every answer in the type's canonical form (the same object when it already is,
+    as in every store ``autotts collect`` writes)."""
+    from .answertypes import AnswerSpec, canonicaliser
+
+    if answer_type == "choice" and letters is None:
+        raise StoreError(
+            path,
+            "a choice store needs each question's option list or a store-wide metadata.answer_type.options",
+            question=q,
+            field="autotts.choices",
+        )
+    canonical = canonicaliser(AnswerSpec(answer_type, letters), None)
+    gold = question.gold
+    if gold:  # "" is "no gold answer": nothing grades right
+        gold = canonical(gold)
+        if gold == ERR:
+            allowed = f"one of the option letters {', '.join(letters)}" if letters else "a non-empty answer"
+            raise StoreError(path, f"must be {allowed}, got {question.gold!r}", question=q, field="gold_answer")
+    # canonicalise each distinct string once; a store already canonical (any store autotts collect
+    # writes) is returned as it is, so loading it costs one set union per question
+    distinct = set().union(*(branch.steps for branch in question.branches))
+    changed = {a: sys.intern(c) for a in distinct if (c := canonical(a)) != a}
+    if not changed and gold == question.gold:
+        return question
+    branches = []
+    for branch in question.branches:
+        if not changed.keys().isdisjoint(branch.steps):
+            steps = tuple(changed.get(a, a) for a in branch.steps)
+            branch = Branch(branch.probes, branch.tokens, steps[-1], steps, branch.confidence)
+        branches.append(branch)
+    gold = sys.intern(gold) if gold else gold
+    return Question(question.index, question.text, gold, question.probe_freq, tuple(branches))
 
 
 def _extend_branch(row: object, branch: Branch, path: Path, q: int, where: str) -> Branch:

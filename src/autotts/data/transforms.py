@@ -80,7 +80,8 @@ def _branch(probe_answers: Sequence[str], tokens: int, final: str) -> Branch:
 
 
 def _map_questions(store: Store, tag: str, fn: Callable[[Question], Question]) -> Store:
-    return Store(derived_name(store, tag), [fn(q) for q in store.questions], store.source)
+    questions = [fn(q) for q in store.questions]
+    return Store(derived_name(store, tag), questions, store.source, answer_type=store.answer_type)
 
 
 # ---------------------------------------------------------------- probe granularity
@@ -273,7 +274,7 @@ def select_questions(store: Store, tiers: Sequence[str], tag: str | None = None)
     kept = [q for q in store.questions if difficulty(q).tier in tiers]
     if not kept:
         raise TransformError(f"select_questions: {store.name} has no question of tier {', '.join(tiers)}")
-    return Store(derived_name(store, tag or "+".join(tiers)), kept, store.source)
+    return Store(derived_name(store, tag or "+".join(tiers)), kept, store.source, answer_type=store.answer_type)
 
 
 def reweight_questions(store: Store, weights: Mapping[str, int], tag: str) -> Store:
@@ -287,7 +288,7 @@ def reweight_questions(store: Store, weights: Mapping[str, int], tag: str) -> St
     kept = [q for q in store.questions for _ in range(weights.get(difficulty(q).tier, 1))]
     if not kept:
         raise TransformError(f"reweight_questions: every question of {store.name} has weight 0")
-    return Store(derived_name(store, tag), kept, store.source)
+    return Store(derived_name(store, tag), kept, store.source, answer_type=store.answer_type)
 
 
 __all__ = [

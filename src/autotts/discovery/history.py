@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ..env.trace import compact_trace
 from ..evaluation import CellResult
+from ..evaluation.summary import mean_over_stores
 
 
 @dataclass(frozen=True)
@@ -191,9 +190,9 @@ def mean_curve(rows: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
     return [
         {
             "beta": beta,
-            "accuracy": float(np.mean([float(r["accuracy"]) for r in members])),
-            "tokens": float(np.mean([float(r["tokens"]) for r in members])),
-            "latency_tokens": float(np.mean([float(r["latency_tokens"]) for r in members])),
+            "accuracy": mean_over_stores(float(r["accuracy"]) for r in members),
+            "tokens": mean_over_stores(float(r["tokens"]) for r in members),
+            "latency_tokens": mean_over_stores(float(r["latency_tokens"]) for r in members),
         }
         for beta, members in sorted(by_beta.items())
     ]

@@ -23,11 +23,13 @@ from ..controllers import cmc
 from ..data import split_stores, store_path
 from ..evaluation import Cell, CellResult, ControllerSpec, blocks_in, grid
 from ..evaluation.runner import describe_difference, episode_differences
+from ..evaluation.summary import mean_over_stores
 from ..sandbox import SandboxError, SandboxPool
 from . import plots
 from .history import DigestLimits, informative_records, trace_digest
 from .prompt import build_prompt, history_digest, task_statement
 from .proposers import DEFAULT_PROPOSER, Proposal, ProposalRequest, Proposer, ProposerOptions, RoundRecord
+from .records import Figures, Reference, RoundInfo, RunSummary, choose_round, read_rounds
 from .runfolder import (
     RESULT_COLUMNS,
     RunFolder,
@@ -39,7 +41,7 @@ from .runfolder import (
     write_json,
 )
 from .sandboxing import candidate_pool, check_candidate, run_candidate_cells, run_trusted_cells, stopped
-from .selection import choose_round, frontier_figures
+from .selection import frontier_figures
 from .workspace import EvaluationBroker, Workspace, api_documentation
 
 DEFAULT_BETAS = tuple(round(0.1 * i, 1) for i in range(11))
@@ -191,12 +193,8 @@ class DiscoveryLoop:
         return self.finish()
 
     def spent_usd(self, extra: float = 0.0) -> float:
-        total = extra
-        for number in self.folder.state().finished_rounds:
-            path = self.folder.round_dir(number) / "round.json"
-            if path.is_file():
-                total += float(read_json(path).get("cost_usd", 0.0))
-        return total
+        rounds = read_rounds(self.folder.root, self.folder.state().finished_rounds)
+        return extra + sum(r.cost_usd for r in rounds)
 
     # ------------------------------------------------------------------ baselines
 
@@ -243,8 +241,8 @@ class DiscoveryLoop:
             mine = [r for r in rows if r["controller"] == controller]
             if mine:
                 out[controller] = {
-                    "accuracy": sum(float(r["accuracy"]) for r in mine) / len(mine),
-                    "tokens": sum(float(r["tokens"]) for r in mine) / len(mine),
+                    "accuracy": mean_over_stores(float(r["accuracy"]) for r in mine),
+                    "tokens": mean_over_stores(float(r["tokens"]) for r in mine),
                 }
         return out
 
@@ -254,7 +252,7 @@ class DiscoveryLoop:
         records = []
         for number in sorted(n for n in self.folder.state().finished_rounds if n < before):
             rdir = self.folder.round_dir(number)
-            info = read_json(rdir / "round.json") if (rdir / "round.json").is_file() else {}
+            info = RoundInfo.read_optional(rdir)
             results = read_csv(rdir / "results.csv") if (rdir / "results.csv").is_file() else []
             for row in results:
                 row["accuracy_ci"] = [row.pop("ci_low", None), row.pop("ci_high", None)]
@@ -263,10 +261,10 @@ class DiscoveryLoop:
                 RoundRecord(
                     round=number,
                     source=source,
-                    valid=info.get("status") == "valid",
-                    reason=info.get("reason", ""),
+                    valid=info is not None and info.valid,
+                    reason=info.reason if info else "",
                     results=results,
-                    proposer=info.get("proposer", ""),
+                    proposer=info.proposer if info else "",
                     folder=rdir,
                 )
             )
@@ -419,27 +417,32 @@ class DiscoveryLoop:
         search: dict | None = None,
         heldout: dict | None = None,
     ) -> None:
-        info = {
-            "round": number,
-            "status": status,
-            "reason": reason,
-            "proposer": self.config.proposer,
-            "model": record.get("model", ""),
-            "attempts": record.get("attempts", 0),
-            "cost_usd": round(float(record.get("cost_usd", 0.0)), 6),
-            "input_tokens": record.get("input_tokens", 0),
-            "output_tokens": record.get("output_tokens", 0),
-            "proposer_seconds": round(float(record.get("seconds", 0.0)), 3),
-            "seconds": round(time.monotonic() - started, 3),
-            "search": search,
-            "heldout": heldout,
-        }
-        write_json(self.folder.round_dir(number) / "round.json", info)
+        rdir = self.folder.round_dir(number)
+        info = RoundInfo(
+            round=number,
+            status=status,
+            reason=reason,
+            proposer=self.config.proposer,
+            model=str(record.get("model", "")),
+            attempts=int(record.get("attempts", 0)),
+            cost_usd=round(float(record.get("cost_usd", 0.0)), 6),
+            input_tokens=int(record.get("input_tokens", 0)),
+            output_tokens=int(record.get("output_tokens", 0)),
+            proposer_seconds=round(float(record.get("seconds", 0.0)), 3),
+            seconds=round(time.monotonic() - started, 3),
+            search=Figures.from_json(search, f"{rdir}: search figures"),
+            heldout=Figures.from_json(heldout, f"{rdir}: held-out figures"),
+        )
+        info.write(rdir)
         shutil.rmtree(self.folder.root / "scratch" / f"{number:03d}", ignore_errors=True)
         self.folder.log_event(
-            "round_finished", round=number, status=status, reason=reason[:500], cost_usd=info["cost_usd"]
+            "round_finished", round=number, status=status, reason=reason[:500], cost_usd=info.cost_usd
         )
-        self.reporter.message(f"round {number}: {status}" + (f" ({reason.splitlines()[0][:160]})" if reason else ""))
+        self.reporter.message(
+            f"round {number}: {status}"
+            + (f" ({reason.splitlines()[0][:160]})" if reason else "")
+            + "".join(f"; {scope}: {_figures_line(f)}" for scope, f in (("search", search), ("held-out", heldout)) if f)
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -479,31 +482,25 @@ class DiscoveryLoop:
 
     def finish(self) -> dict[str, Any]:
         state = self.folder.state()
-        infos = []
-        for number in sorted(state.finished_rounds):
-            path = self.folder.round_dir(number) / "round.json"
-            if path.is_file():
-                infos.append(read_json(path))
+        infos = read_rounds(self.folder.root, sorted(state.finished_rounds))
         chosen = choose_round(infos, self.config.selection)
-        chosen_info = next((i for i in infos if i["round"] == chosen), None)
         wall = active_seconds(self.folder.events())
-        summary = {
-            "chosen_round": chosen,
-            "selection": self.config.selection,
-            "rounds": [
-                {k: i.get(k) for k in ("round", "status", "reason", "cost_usd", "seconds", "search", "heldout")}
-                for i in infos
-            ],
-            "chosen": None
-            if chosen_info is None
-            else {"search": chosen_info["search"], "heldout": chosen_info["heldout"]},
-            "references": {"search": self.reference("search"), "heldout": self.reference("heldout")},
-            "total_cost_usd": round(sum(float(i.get("cost_usd", 0.0)) for i in infos), 6),
-            "wall_seconds": round(wall, 1),
-            "rounds_done": len(infos),
-            "rounds_planned": self.config.rounds,
+        references = {
+            split: {name: Reference(v["accuracy"], v["tokens"]) for name, v in self.reference(split).items()}
+            for split in ("search", "heldout")
         }
-        write_json(self.folder.root / "summary.json", summary)
+        run_summary = RunSummary(
+            chosen_round=chosen,
+            selection=self.config.selection,
+            rounds=infos,
+            references=references,
+            total_cost_usd=sum(i.cost_usd for i in infos),
+            wall_seconds=wall,
+            rounds_done=len(infos),
+            rounds_planned=self.config.rounds,
+        )
+        run_summary.write(self.folder.root)
+        summary = run_summary.to_json()
         info = self.folder.info
         info["chosen_round"] = chosen
         write_json(self.folder.root / "run.json", info)
@@ -549,6 +546,18 @@ def _json_line(value: dict) -> str:
 def new_run(out: Path, config: DiscoveryConfig) -> RunFolder:
     stores = store_checksums([*config.search_stores, *(config.heldout_stores if config.heldout else ())])
     return RunFolder.create(out, config.to_json(), stores, __version__)
+
+
+def _figures_line(figures: dict) -> str:
+    """A round's numbers in one phrase for the progress log (accuracy and tokens at the largest β,
+    and the saving at SC@64's accuracy when the curve reaches it)."""
+    accuracy, tokens = figures["accuracy_at_max_beta"], figures["tokens_at_max_beta"]
+    text = f"{accuracy:.2f}% at {tokens:,.0f} tokens (β={figures['max_beta']:g})"
+    if figures.get("sc64_accuracy") is not None:
+        text += f", SC@64 {figures['sc64_accuracy']:.2f}%"
+    if figures.get("saving_vs_sc64") is not None:
+        text += f", {100 * figures['saving_vs_sc64']:.1f}% fewer tokens at SC@64's accuracy"
+    return text
 
 
 def discover(

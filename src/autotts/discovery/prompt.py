@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .. import controllers
 from .history import curve_table
-from .runfolder import RunFolder, read_csv, read_json
+from .records import RoundInfo
+from .runfolder import RunFolder, read_csv
 
 SYSTEM_PROMPT = (
     "You are a research engineer who designs test-time-scaling controllers for reasoning models. "
@@ -102,15 +103,15 @@ def history_digest(folder: RunFolder, rounds: Sequence[int], *, traces: bool, wh
         return "\n".join(parts)
     parts += ["# Earlier rounds", ""]
     for number in rounds:
-        info = _round_info(folder.round_dir(number))
-        search = info.get("search") or {}
-        if info.get("status") == "valid":
+        info = RoundInfo.read_optional(folder.round_dir(number))
+        if info is not None and info.valid and info.search is not None:
             line = (
-                f"- round {number}: valid; accuracy at β=1 {search.get('accuracy_at_max_beta', 0):.2f}%, "
-                f"tokens {search.get('tokens_at_max_beta', 0):,.0f}, area {search.get('area_under_curve', 0):.2f}"
+                f"- round {number}: valid; accuracy at β=1 {info.search.accuracy_at_max_beta:.2f}%, "
+                f"tokens {info.search.tokens_at_max_beta:,.0f}, area {info.search.area_under_curve:.2f}"
             )
         else:
-            line = f"- round {number}: {info.get('status', 'unknown')}: {(info.get('reason') or '')[:300]}"
+            status = info.status if info else "unknown"
+            line = f"- round {number}: {status}: {(info.reason if info else '')[:300]}"
         parts.append(line)
     parts.append("")
     for number in list(rounds)[-whole_rounds:]:
@@ -118,16 +119,11 @@ def history_digest(folder: RunFolder, rounds: Sequence[int], *, traces: bool, wh
     return "\n".join(parts)
 
 
-def _round_info(round_dir: Path) -> dict:
-    path = round_dir / "round.json"
-    return read_json(path) if path.is_file() else {}
-
-
 def _round_section(round_dir: Path, number: int, traces: bool) -> list[str]:
-    info = _round_info(round_dir)
-    parts = [f"## Round {number} ({info.get('status', 'unknown')})", ""]
-    if info.get("reason"):
-        parts += [f"Verdict: {info['reason']}", ""]
+    info = RoundInfo.read_optional(round_dir)
+    parts = [f"## Round {number} ({info.status if info else 'unknown'})", ""]
+    if info is not None and info.reason:
+        parts += [f"Verdict: {info.reason}", ""]
     candidate = round_dir / "candidate.py"
     if candidate.is_file():
         parts += ["```python", candidate.read_text(encoding="utf-8").rstrip(), "```", ""]

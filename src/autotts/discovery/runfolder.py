@@ -1,61 +1,9 @@
 """The run folder of ``autotts discover``: configuration, journal, one folder per round.
 
-Layout (``autotts report RUN`` and ``--resume`` read exactly this; paths are relative to RUN)::
-
-    run.json                 {"format": 1, "created": ISO-8601 UTC, "autotts_version",
-                              "config": DiscoveryConfig as JSON (proposer, rounds, betas, seeds,
-                                        search_stores, heldout_stores, beta_rule, traces, model,
-                                        base_url, command, max_usd, jobs, seed, repairs, max_turns,
-                                        agent_sandbox, prices, baselines, baseline_seeds, trace_seeds,
-                                        selection, heldout),
-                              "stores": {store name: SHA-256 of its installed file},
-                              "proposer": name, "model": name or "",
-                              "chosen_round": N or null (added when the run finishes)}
-                             Written at the start; ``--resume --rounds N`` may raise config.rounds.
-    journal.jsonl            append-only JSON lines, each fsync'ed: {"time": ISO-8601, "event", ...}.
-                             Events: run_started {wall}, session_started (every start or resume),
-                             run_resumed {rounds_done}, baselines_done, round_started {round, resumed},
-                             proposal_saved {round, attempt, cost_usd, error}, validated {round, ok,
-                             reason}, round_evaluated {round}, heldout_evaluated {round},
-                             round_finished {round, status, reason, cost_usd}, budget_exhausted
-                             {round, spent_usd}, run_finished {chosen_round}. A round is done once
-                             its round_finished event is written; on resume an unfinished round is
-                             redone from its last saved proposal.
-    baselines/results.csv    the built-in baselines on the search stores over the β grid
-                             (``--baseline-seeds`` seeds): controller + the columns below.
-    baselines/traces_<name>.md   their trace digests (--no-traces keeps them out of the workspace).
-    baselines/reference_search.csv, baselines/heldout.csv
-                             SC@64 (sc, β=1) and CMC (β=1) at the run's seeds on the search and
-                             held-out stores: the references of the frontier figures and the summary.
-    rounds/NNN/              one folder per round, NNN = 001, 002, ...
-        candidate.py         the proposal (its last attempt)
-        proposal.json        {"proposer", "attempts", "model", "input_tokens", "output_tokens",
-                              "cost_usd", "seconds", "error"} summed over the round's attempts
-        proposer.log         the proposer's own log, one "===== attempt k =====" section per attempt
-        validation.json      ValidationResult.to_json() of the last attempt ({"ok", "reason",
-                              "class_name", "checks": [{"name", "ok", "detail"}], ...})
-        results.csv          search stores, one row per β × store: beta, store, accuracy, ci_low,
-                             ci_high, tokens, latency_tokens, seeds, questions, errors
-        curve.png            accuracy vs tokens over β (mean of the search stores), SC and CMC beside
-        traces.md            trace digest (valid rounds; --no-traces keeps it out of the history)
-        traces.jsonl         full traces of the informative episodes, with "correct" (never gold)
-        failures.txt         the episodes that raised or were stopped (failed rounds)
-        heldout.csv          held-out stores, same columns (valid rounds; report only — never copied
-                             to the workspace, never in a prompt)
-        round.json           {"round", "status": "valid"|"invalid"|"failed", "reason", "proposer",
-                              "model", "attempts", "cost_usd", "input_tokens", "output_tokens",
-                              "proposer_seconds", "seconds",
-                              "search": frontier figures or null, "heldout": frontier figures or null}
-                             frontier figures: max_beta, accuracy_at_max_beta, tokens_at_max_beta,
-                             peak_accuracy, area_under_curve, sc64_accuracy, tokens_at_sc64_accuracy,
-                             saving_vs_sc64 (means over the split's stores)
-    workspace/               what the proposer sees, rebuilt before every round (see workspace.py)
-    scratch/                 temporary sandbox folders (removed as rounds finish)
-    summary.json             at the end: {"chosen_round", "selection", "rounds": [{round, status,
-                             reason, cost_usd, seconds, search, heldout}], "chosen": {"search",
-                             "heldout"}, "references": {"search"|"heldout": {"sc"|"cmc": {accuracy,
-                             tokens}}}, "total_cost_usd", "wall_seconds" (active time, pauses between a kill and a
-                             resume excluded), "rounds_done", "rounds_planned"}
+The format — every file, its fields, when it is written — is documented once, in
+``docs/run-folder.md``; its JSON and CSV records are read and written only through
+:mod:`autotts.discovery.records` (round.json, summary.json, results CSVs) and this module (run.json,
+the journal). ``autotts report RUN`` and ``--resume`` read exactly that format.
 
 Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``), so a
 run killed at any moment (SIGKILL included) leaves only whole files behind.

@@ -1,4 +1,5 @@
-"""Choosing the round to keep, from search-store results only, and its frontier figures."""
+"""Frontier figures of a round from its search-store results; the rule that chooses the round to
+keep is :func:`autotts.discovery.records.choose_round` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 
 from ..evaluation.metrics import area_under_curve, tokens_at_accuracy
 from .history import mean_curve
-
-SELECTION_RULES = ("accuracy", "frontier")
+from .records import SELECTION_RULES, choose_round  # noqa: F401  (the one rule lives in records)
 
 
 def frontier_figures(rows: Sequence[dict[str, Any]], reference: dict[str, float] | None = None) -> dict[str, Any]:
@@ -35,25 +35,3 @@ def frontier_figures(rows: Sequence[dict[str, Any]], reference: dict[str, float]
         figures["tokens_at_sc64_accuracy"] = None if at is None else round(at, 1)
         figures["saving_vs_sc64"] = None if at is None else round(1.0 - at / reference["tokens"], 4)
     return figures
-
-
-#: accuracy gaps (points) at or below this are seed noise for the "accuracy" rule: such rounds tie
-TIE_MARGIN = 0.5
-
-
-def choose_round(rounds: Sequence[dict[str, Any]], rule: str = "accuracy") -> int | None:
-    """The chosen round among valid ones: highest mean search accuracy at the largest β, rounds within
-    :data:`TIE_MARGIN` points of the best counting as tied (ties: fewer tokens, then the earlier
-    round), or with ``rule="frontier"`` the largest area under the curve."""
-    valid = [r for r in rounds if r.get("status") == "valid" and r.get("search")]
-    if not valid:
-        return None
-    if rule == "accuracy":  # a 0.08-point lead at a few seeds must not buy 15% more tokens
-        best = max(r["search"]["accuracy_at_max_beta"] for r in valid)
-        valid = [r for r in valid if r["search"]["accuracy_at_max_beta"] >= best - TIE_MARGIN]
-        return min(valid, key=lambda r: (r["search"]["tokens_at_max_beta"], r["round"]))["round"]
-    if rule == "frontier":
-        key = lambda r: (r["search"]["area_under_curve"], -r["round"])  # noqa: E731
-    else:
-        raise ValueError(f"unknown selection rule {rule!r}; choose one of {', '.join(SELECTION_RULES)}")
-    return max(valid, key=key)["round"]

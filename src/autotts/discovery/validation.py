@@ -71,9 +71,9 @@ class _Checks:
         self.items.append({"name": name, "ok": ok, "detail": detail})
         return bool(ok)
 
-    def skip(self, *names: str) -> None:
+    def skip(self, *names: str, why: str = "not run: an earlier check failed") -> None:
         for name in names:
-            self.add(name, None, "not run: an earlier check failed")
+            self.add(name, None, why)
 
     @property
     def failed(self) -> bool:
@@ -143,7 +143,7 @@ def validate_candidate(
         checks.skip("run_batch agrees", "monotone tokens")
         return checks.result(class_name, tokens)
     if batched is None:
-        checks.skip("run_batch agrees")
+        checks.skip("run_batch agrees", why="not applicable: the class has no run_batch (lockstep form)")
     elif not _batch_check(results, batched, checks):
         checks.skip("monotone tokens")
         return checks.result(class_name, tokens)

@@ -29,6 +29,7 @@ from pathlib import Path
 from .. import controllers
 from ..controllers import asc, base, cmc, esc, parallel_probe, sac, sc, short_m, votes
 from ..env import batch, core
+from .records import RoundInfo
 from .runfolder import RunFolder, write_atomic
 
 HISTORY_FILES = ("candidate.py", "validation.json", "results.csv", "curve.png", "traces.md")
@@ -242,22 +243,20 @@ class Workspace:
 
 
 def _summary_line(round_dir: Path, number: int) -> str:
-    info_path = round_dir / "round.json"
-    if not info_path.is_file():
+    info = RoundInfo.read_optional(round_dir)
+    if info is None:
         return f"{number} | unknown | (no record)"
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    search = info.get("search") or {}
-    if info.get("status") == "valid":
-        accuracy, tokens = search.get("accuracy_at_max_beta", float("nan")), search.get("tokens_at_max_beta", 0)
+    search = info.search
+    if info.valid and search is not None:
         text = (
-            f"accuracy at β={search.get('max_beta', 1):g}: {accuracy:.2f}%, tokens {tokens:,.0f}, "
-            f"area under curve {search.get('area_under_curve', 0):.2f}"
+            f"accuracy at β={search.max_beta:g}: {search.accuracy_at_max_beta:.2f}%, "
+            f"tokens {search.tokens_at_max_beta:,.0f}, area under curve {search.area_under_curve:.2f}"
         )
-        if search.get("saving_vs_sc64") is not None:
-            text += f", saving vs SC@64 at its accuracy {100 * search['saving_vs_sc64']:.1f}%"
+        if search.saving_vs_sc64 is not None:
+            text += f", saving vs SC@64 at its accuracy {100 * search.saving_vs_sc64:.1f}%"
     else:
-        text = (info.get("reason") or "").replace("\n", " ")[:300]
-    return f"{number} | {info.get('status')} | {text}"
+        text = info.reason.replace("\n", " ")[:300]
+    return f"{number} | {info.status} | {text}"
 
 
 # ---------------------------------------------------------------------- evaluate requests

@@ -217,7 +217,8 @@ def write_discover_manifest(root: Path, clock: Clock) -> Path:
     prompt hash, and the costs from the rounds' records."""
     from ..discovery.loop import DiscoveryConfig
     from ..discovery.prompt import SYSTEM_PROMPT, task_statement
-    from ..discovery.runfolder import RunFolder, read_csv, read_json
+    from ..discovery.records import read_rounds
+    from ..discovery.runfolder import RunFolder, read_csv
     from ..evaluation import ControllerSpec
     from .figures import CELL_METRICS, cell_name
     from .manifest import build_manifest, sha256_bytes, write_manifest
@@ -248,11 +249,7 @@ def write_discover_manifest(root: Path, clock: Clock) -> Path:
             name = cell_name({"group": group, "label": cell_spec.display, "beta": cell.beta, "store": cell.store})
             for metric in CELL_METRICS:
                 figures[f"{name}: {metric}"] = row[metric]
-    rounds = [
-        read_json(folder.round_dir(n) / "round.json")
-        for n in folder.finished_round_numbers()
-        if (folder.round_dir(n) / "round.json").is_file()
-    ]
+    rounds = read_rounds(folder.root, folder.finished_round_numbers())
     agent = config.proposer in ("claude-code", "command")
     prompt = (
         SYSTEM_PROMPT
@@ -275,9 +272,9 @@ def write_discover_manifest(root: Path, clock: Clock) -> Path:
             "prompt_sha256": sha256_bytes(prompt.encode()),
         },
         "costs": {
-            "usd": round(sum(float(r.get("cost_usd") or 0) for r in rounds), 6),
-            "input_tokens": sum(int(r.get("input_tokens") or 0) for r in rounds),
-            "output_tokens": sum(int(r.get("output_tokens") or 0) for r in rounds),
+            "usd": round(sum(r.cost_usd for r in rounds), 6),
+            "input_tokens": sum(r.input_tokens for r in rounds),
+            "output_tokens": sum(r.output_tokens for r in rounds),
         },
         "run": {"rounds": len(rounds), "config": config.to_json()},
     }

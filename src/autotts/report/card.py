@@ -24,8 +24,8 @@ import numpy as np
 
 from ..data.lookup import load_store
 from ..data.store import AnswerMatrix
-from ..env.trace import compact_trace
 from ..evaluation import CellResult, ControllerSpec, grid
+from ..evaluation.summary import mean_over_stores
 from . import plots
 from .html import HtmlReport, write_csv
 from .oracle import pool_leader
@@ -102,9 +102,9 @@ def build_card(
         behaviour.append(
             {
                 "beta": beta,
-                "accuracy": float(np.mean([m.accuracy for m in members])),
-                "tokens": float(np.mean([m.mean_tokens for m in members])),
-                "latency tokens": float(np.mean([m.mean_latency for m in members])),
+                "accuracy": mean_over_stores(m.accuracy for m in members),
+                "tokens": mean_over_stores(m.mean_tokens for m in members),
+                "latency tokens": mean_over_stores(m.mean_latency for m in members),
                 "branches opened": _mean([s["opened"] for s in shapes]),
                 "branches pruned": _mean([s["pruned"] for s in shapes]),
                 "median depth": float(np.median(depths[beta])) if depths[beta] else 0.0,
@@ -162,22 +162,73 @@ def failure_rows(results: Sequence[CellResult], limit: int = 12) -> list[dict]:
                     "opened": round(float(np.mean([s["opened"] for s in shapes])), 1) if shapes else None,
                     "tokens": round(float(r.tokens[:, q].mean()), 0),
                     "stop": Counter(s["stop"] for s in shapes).most_common(1)[0][0] if shapes else "",
-                    "seed 0 actions": compact_trace(_as_tuples(example["trace"]), 90) if example else "",
+                    "what it did (seed 0)": describe_actions(example["trace"]) if example else "",
                 }
             )
     rows.sort(key=lambda row: (row["accuracy %"], row["store"], row["question"]))
     return rows[:limit]
 
 
-def _as_tuples(records: Sequence[dict]) -> list[tuple]:
-    """Trace records back in the episode's tuple form (for :func:`compact_trace`)."""
-    out: list[tuple] = []
+_VERBS = {
+    "spawn": "opened {n}",
+    "advance": "advanced {n} {branches}",
+    "prune": "pruned {n}",
+    "read_full": "read {n} in full",
+}
+
+
+def describe_actions(records: Sequence[dict], most: int = 10) -> str:
+    """An episode's actions in words, consecutive equal advance waves merged: "opened 11, advanced 11
+    branches ×9, opened 4, pruned 2, stopped: agreement". After ``most`` steps the rest is counted."""
+    steps: list[list] = []  # [action, branch count, repeats, branch count of the first wave]
+    stop = ""
     for r in records:
         if r["action"] == "note":
-            out.append(("note", {}))
+            stop = str(r.get("stop") or stop)
+            continue
+        n = len(r["branches"])
+        # consecutive advance waves are one step (the live count only shrinks as branches finish)
+        if steps and r["action"] == "advance" and steps[-1][0] == "advance":
+            steps[-1][1] = n
+            steps[-1][2] += 1
         else:
-            out.append((r["action"], tuple(r["branches"]), tuple(r["answers"]), r["tokens"], r["latency"]))
-    return out
+            steps.append([r["action"], n, 1, n])
+    words = []
+    i = 0
+    while i < len(steps):
+        # a widening loop: "opened k, advanced m, opened k, advanced m + k, ..." told once
+        k, run = _widening_run(steps, i)
+        if run >= 3:
+            last = steps[i + 2 * run - 1][1]
+            words.append(f"{run}× (opened {k} more, advanced every live branch once), up to {last} branches")
+            i += 2 * run
+            continue
+        action, n, repeats, first = steps[i]
+        if action == "advance" and first != n:
+            words.append(f"advanced the live branches ×{repeats} ({first} → {n})")
+        else:
+            text = _VERBS.get(action, action + " {n}").format(n=n, branches="branch" if n == 1 else "branches")
+            words.append(text + (f" ×{repeats}" if repeats > 1 else ""))
+        i += 1
+    if len(words) > most:
+        words = [*words[:most], f"… {len(words) - most} more steps"]
+    if stop:
+        words.append(f"stopped: {stop}")
+    return ", ".join(words)
+
+
+def _widening_run(steps: list[list], start: int) -> tuple[int, int]:
+    """(k, count) of consecutive (open k, advance m once) pairs from ``start`` where m grows by k."""
+    k, count, previous = 0, 0, None
+    i = start
+    while i + 1 < len(steps):
+        (a, n, _, _), (b, m, repeats, _) = steps[i], steps[i + 1]
+        if a != "spawn" or b != "advance" or repeats != 1 or (k and n != k):
+            break
+        if previous is not None and m != previous + n:
+            break
+        k, previous, count, i = n, m, count + 1, i + 2
+    return k, count
 
 
 def pick_timelines(results: Sequence[CellResult], count: int) -> list[dict]:
@@ -224,7 +275,11 @@ def render_card(card: PolicyCard, out: Path, prefix: str = "card") -> HtmlReport
     for i, item in enumerate(card.timelines):
         episode = item["episode"]
         path = plots.timeline(out / f"{prefix}_timeline_{i}.png", episode, item["gold"])
-        doc.image(path, f"{episode['store']} question {episode['question']}, seed {episode['seed']}")
+        doc.image(
+            path,
+            f"{episode['store']} question {episode['question']}, seed {episode['seed']}, β={episode['beta']:g}: "
+            f"{describe_actions(episode['trace'], most=16)}.",
+        )
     doc.heading(f"Where it fails (β = {max(card.betas):g})")
     write_csv(out / f"{prefix}_failures.csv", card.failures)
     if card.failures:

@@ -34,6 +34,13 @@ figcaption { font-size: .85rem; color: #555; }
 p.note { color: #555; font-size: .9rem; }
 pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; font-size: .8rem; }
 nav ul { columns: 2; font-size: .9rem; }
+section.summary { border: 2px solid #3b4cc0; border-radius: 8px; background: #f5f7ff; padding: .4rem 1.2rem .8rem;
+                  margin: 1rem 0 1.5rem; }
+section.summary h2 { margin-top: .6rem; border: none; }
+p.verdict { font-size: 1.15rem; font-weight: 600; margin: .4rem 0 .8rem; }
+section.summary table { font-size: .9rem; background: #fff; }
+details { margin: .6rem 0 1rem; }
+details > summary { cursor: pointer; font-weight: 600; color: #333; }
 """
 
 
@@ -95,6 +102,27 @@ class HtmlReport:
     def _th(name: str, text: bool) -> str:
         cls = ' class="text"' if text else ""
         return f"<th{cls}>{html.escape(name)}</th>"
+
+    def summary_box(
+        self, title: str, verdict: str, *tables: Sequence[dict[str, Any]], notes: Sequence[str] = ()
+    ) -> None:
+        """The answer first: a framed section with a one-sentence verdict, small tables and notes."""
+        self.heading(title)
+        heading = self.parts.pop()
+        self.parts.append(f'<section class="summary">{heading}<p class="verdict">{html.escape(verdict)}</p>')
+        for rows in tables:
+            if rows:
+                self.table(rows)
+        for note in notes:
+            self.paragraph(note, note=True)
+        self.parts.append("</section>")
+
+    def begin_details(self, summary: str) -> None:
+        """Start a collapsed block (closed by :meth:`end_details`); everything added between is inside."""
+        self.parts.append(f"<details><summary>{html.escape(summary)}</summary>")
+
+    def end_details(self) -> None:
+        self.parts.append("</details>")
 
     def image(self, path: Path, caption: str = "") -> None:
         """Embed a PNG as a data URI (the file itself stays beside the report)."""

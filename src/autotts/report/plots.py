@@ -35,6 +35,14 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _columns(n: int, most: int = 4) -> int:
+    """Columns for ``n`` panels: all in one row up to ``most``; beyond, the widest layout that leaves
+    the fewest empty slots (none when some width divides ``n``)."""
+    if n <= most:
+        return max(1, n)
+    return min(range(2, most + 1), key=lambda cols: ((-n) % cols, -cols))
+
+
 def _grid(n: int, cols: int = 3, size: tuple[float, float] = (4.4, 3.4)):
     cols = max(1, min(cols, n))
     rows = math.ceil(n / cols)
@@ -45,38 +53,123 @@ def _grid(n: int, cols: int = 3, size: tuple[float, float] = (4.4, 3.4)):
     return fig, flat[:n]
 
 
+# fixed colours, so a method looks the same in every figure of a report
+FEATURED_COLOURS = {"CMC": "#d95f02", "SC": "#1b9e77", "SC@k": "#1b9e77"}
+CHOSEN_COLOUR = "#3b4cc0"
+OTHER_COLOUR = "#9a9a9a"
+
+
+def _colour(series: Series) -> str:
+    return CHOSEN_COLOUR if series.emphasis else FEATURED_COLOURS.get(series.label, OTHER_COLOUR)
+
+
+def _draw(ax, s: Series, *, featured: bool, label: str | None = None, edges_only: bool = False) -> None:
+    """One series; its 95% band filled, or (``edges_only``, so that overlapping bands stay readable)
+    drawn as two thin dashed lines in the series' colour."""
+    pts = sorted(s.points)
+    if not pts:
+        return
+    x = [p[0] for p in pts]
+    colour = _colour(s) if featured else OTHER_COLOUR
+    width = 2.6 if s.emphasis else 1.8 if featured else 0.9
+    ax.plot(
+        x,
+        [p[1] for p in pts],
+        marker="o" if featured else None,
+        ms=3.5,
+        lw=width,
+        color=colour,
+        alpha=1.0 if featured else 0.7,
+        label=label if label is not None else s.label,
+        zorder=3 if s.emphasis else 2 if featured else 1,
+    )
+    if featured and s.band and edges_only:
+        for k in (2, 3):
+            ax.plot(x, [p[k] for p in pts], ls="--", lw=0.8, color=colour, alpha=0.8, label="_nolegend_")
+    elif featured and s.band:
+        ax.fill_between(x, [p[2] for p in pts], [p[3] for p in pts], color=colour, alpha=0.15, lw=0)
+
+
+def _accuracy_axes(ax, title: str = "") -> None:
+    ax.set_xscale("log")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.set_xlabel("tokens per question (log)")
+    ax.set_ylabel("accuracy %")
+    ax.grid(alpha=0.3, which="both")
+
+
+def pooled_curves(path: Path, series: Sequence[Series], title: str = "") -> Path:
+    """One panel: the chosen controller, CMC and SC@k over their budgets on the pooled held-out
+    stores, each with its 95% band, legend inside the axes."""
+    fig, ax = plt.subplots(figsize=(10.5, 5.4))
+    for s in series:
+        _draw(ax, s, featured=True, edges_only=not s.emphasis)
+    _accuracy_axes(ax, title)
+    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
+    return _save(fig, path)
+
+
 def scaling_curves(path: Path, curves: dict[str, Sequence[Series]], title: str = "") -> Path:
-    """Accuracy vs tokens (log axis) per store, with 95% interval bands."""
-    fig, axes = _grid(len(curves))
-    for ax, (store, series) in zip(axes, curves.items(), strict=True):
-        for s in series:
-            pts = sorted(s.points)
-            if not pts:
-                continue
-            x = [p[0] for p in pts]
-            width = 2.4 if s.emphasis else 1.2
-            (line,) = ax.plot(
-                x, [p[1] for p in pts], marker="o", ms=3, lw=width, label=s.label, zorder=3 if s.emphasis else 2
+    """Accuracy vs tokens (log axis) per store. Featured series (``band=True``: the chosen controller,
+    CMC, SC) in colour, the chosen one with its 95% band; the other baselines thin and grey, as
+    context. One legend, inside the first panel; the grid has no empty slot."""
+    fig, axes = _grid(len(curves), cols=_columns(len(curves)), size=(4.6, 3.5))
+    for n, (ax, (store, series)) in enumerate(zip(axes, curves.items(), strict=True)):
+        grey_named = False
+        # featured series last, so they are drawn over the grey context, chosen first in the legend
+        for s in sorted(series, key=lambda s: (s.band, s.emphasis)):
+            if s.band:  # featured: in colour; only the chosen one's band, so panels stay readable
+                _draw(ax, Series(s.label, s.points, s.emphasis, band=s.emphasis), featured=True)
+            else:
+                _draw(ax, s, featured=False, label="other baselines" if not grey_named else "_nolegend_")
+                grey_named = True
+        _accuracy_axes(ax, store)
+        if n:
+            ax.set_ylabel("")
+        if n == 0:
+            handles, labels = ax.get_legend_handles_labels()
+            chosen = [x.label for x in series if x.emphasis]
+            rank = {name: i for i, name in enumerate([*chosen, "CMC", "SC", "other baselines"])}
+            order = sorted(range(len(labels)), key=lambda i: rank.get(labels[i], len(rank)))
+            ax.legend(
+                [handles[i] for i in order], [labels[i] for i in order], loc="lower right", fontsize=7, framealpha=0.9
             )
-            if s.band:
-                ax.fill_between(x, [p[2] for p in pts], [p[3] for p in pts], color=line.get_color(), alpha=0.13, lw=0)
-        ax.set_xscale("log")
-        ax.set_title(store, fontsize=10)
-        ax.set_xlabel("tokens per question (log)")
-        ax.set_ylabel("accuracy %")
-        ax.grid(alpha=0.3, which="both")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.subplots_adjust(hspace=0.45, wspace=0.3)
-    # below the bottom row's axis labels; the tight bounding box at save time makes room for it
-    fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8, bbox_to_anchor=(0.5, -0.01))
+    fig.subplots_adjust(hspace=0.42, wspace=0.22)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
 
 
-def trajectory(path: Path, rounds: Sequence[dict]) -> Path:
+def paired_differences(path: Path, rows: Sequence[dict]) -> Path:
+    """Forest plot of paired differences: per comparison (rows: ``label``, ``accuracy`` and ``saving``
+    as (estimate, low, high)), the accuracy difference in points and the token saving in percent,
+    each with its 95% interval; zero marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.9 + 0.55 * len(rows)), sharey=True)
+    ys = list(range(len(rows)))[::-1]
+    for ax, key, xlabel in (
+        (axes[0], "accuracy", "accuracy difference (points), 95% interval"),
+        (axes[1], "saving", "token saving (%), 95% interval"),
+    ):
+        for y, row in zip(ys, rows, strict=True):
+            est, low, high = row[key]
+            colour = row.get("colour", CHOSEN_COLOUR)
+            ax.plot([low, high], [y, y], color=colour, lw=2.2 if row.get("pooled") else 1.2)
+            ax.plot([est], [y], "o", color=colour, ms=7 if row.get("pooled") else 4)
+            ax.annotate(f"{est:+.1f}", (est, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        ax.axvline(0, color="#444", lw=1)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(ys, [r["label"] for r in rows], fontsize=8)
+    fig.subplots_adjust(wspace=0.08)
+    return _save(fig, path)
+
+
+def trajectory(path: Path, rounds: Sequence[dict], references: dict[str, dict[str, float]] | None = None) -> Path:
     """Discovery trajectory: per round, accuracy and tokens at β = 1 on the search and held-out stores
-    (two panels), failed rounds marked with their reason; a third panel shows cost and time."""
+    (two panels), failed rounds marked with their reason; a third panel shows cost and time.
+    ``references`` (``{"search": {"SC@64": acc, "CMC β=1": acc}, "heldout": {...}}``) adds the
+    baselines' accuracies on the same stores as horizontal reference lines."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     xs = [r["round"] for r in rounds]
     for ax, split in zip(axes[:2], ("search", "heldout"), strict=True):
@@ -86,18 +179,21 @@ def trajectory(path: Path, rounds: Sequence[dict]) -> Path:
             [r["round"] for r in ok],
             [r[f"{split}_tokens"] for r in ok],
             "s--",
-            color="#ff7f0e",
+            color="#8c8c8c",
             mfc="none",
             ms=9,
             label="tokens (right axis)",
         )
-        twin.set_ylabel("tokens per question at β = 1", color="#ff7f0e")
+        twin.set_ylabel("tokens per question at β = 1", color="#8c8c8c")
         ax.set_zorder(twin.get_zorder() + 1)  # accuracy drawn over the token curve
         ax.patch.set_visible(False)
         ax.plot(
             [r["round"] for r in ok], [r[f"{split}_accuracy"] for r in ok], "o-", color="#1f77b4", label="accuracy %"
         )
         ax.set_ylabel("accuracy % at β = 1", color="#1f77b4")
+        for name, value in ((references or {}).get(split) or {}).items():
+            style = {"color": FEATURED_COLOURS.get(name.split()[0].split("@")[0], "#555"), "lw": 1.4}
+            ax.axhline(value, ls=":" if name.startswith("SC") else "-.", label=f"{name}: {value:.1f}%", **style)
         for r in rounds:
             if r.get("failed"):
                 ax.axvline(r["round"], color=DISAGREE, alpha=0.2, lw=8)

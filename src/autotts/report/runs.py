@@ -3,16 +3,14 @@ single place that runs cells, sandboxed when the code is an untrusted file."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..controllers.loading import ControllerLoadError
-from ..discovery.runfolder import RunFolder, RunFolderError, read_csv
+from ..discovery.records import RunSummary, choose_round, mean_curve, read_results, read_rounds
+from ..discovery.runfolder import RunFolder, RunFolderError
 from ..evaluation import Cell, CellResult, ControllerSpec
 from ..sandbox import SandboxPool, evaluate_cells, is_file_ref, needs_sandbox
 
@@ -33,40 +31,27 @@ class ControllerRef:
 
 def at_max_beta(path: Path) -> tuple[float, float] | None:
     """Mean accuracy and tokens over stores at the largest β of a round's results CSV (None if the
-    file is absent or holds no rows)."""
-    if not path.is_file():
-        return None
+    file is absent, unreadable or holds no rows)."""
     try:
-        rows = [r for r in read_csv(path) if isinstance(r.get("beta"), int | float)]
-    except (OSError, csv.Error, ValueError, KeyError):
+        curve = mean_curve(read_results(path))
+    except (OSError, RunFolderError):
         return None
-    if not rows:
-        return None
-    top = max(r["beta"] for r in rows)
-    chosen = [r for r in rows if r["beta"] == top]
-    return float(np.mean([r["accuracy"] for r in chosen])), float(np.mean([r["tokens"] for r in chosen]))
+    return (curve[-1][1], curve[-1][2]) if curve else None
 
 
 def chosen_round(run: Path) -> int | None:
     """The round a discovery run chose: the journal's ``run_finished`` event, else ``summary.json``,
-    else (a run still going) the valid round with the best search accuracy at the largest β."""
+    else (a run still going) :func:`~autotts.discovery.records.choose_round` over its finished rounds
+    with the run's own selection rule: the same choice ``discover`` makes when it finishes."""
     folder = RunFolder.open(run)
     for event in reversed(folder.events()):
         if event.get("event") == "run_finished" and event.get("chosen_round") is not None:
             return int(event["chosen_round"])
-    summary = folder.root / "summary.json"
-    if summary.is_file():
-        value = json.loads(summary.read_text()).get("chosen_round")
-        if value is not None:
-            return int(value)
-    best: tuple[float, int] | None = None
-    for number in folder.finished_round_numbers():
-        meta_path = folder.round_dir(number) / "round.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        search = at_max_beta(folder.round_dir(number) / "results.csv")
-        if meta.get("status") == "valid" and search is not None and (best is None or search[0] > best[0]):
-            best = (search[0], number)
-    return None if best is None else best[1]
+    summary = RunSummary.read(folder.root)
+    if summary is not None and summary.chosen_round is not None:
+        return summary.chosen_round
+    rounds = read_rounds(folder.root, folder.finished_round_numbers())
+    return choose_round(rounds, str(folder.config.get("selection") or "accuracy"))
 
 
 def chosen_candidate(run: Path) -> tuple[Path, str]:
@@ -81,6 +66,20 @@ def chosen_candidate(run: Path) -> tuple[Path, str]:
     if not path.is_file():
         raise ReportInputError(f"{run}: chosen round {number} has no candidate.py")
     return path, f"{Path(run).name}:round {number}"
+
+
+def parse_problem(path: Path) -> str | None:
+    """Why a controller file cannot even be compiled (compiling runs none of its code), or None: such
+    a file is a load error, never an evaluation of zeros."""
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read it: {exc}"
+    try:
+        compile(source, str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        return f"it does not parse: line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"
+    return None
 
 
 def failure_lines(results: Sequence[CellResult], limit: int = 5) -> list[str]:
@@ -107,7 +106,7 @@ def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
         except ValueError:
             pass
     if beta is not None and not 0.0 <= beta <= 1.0:
-        raise ReportInputError(f"{text}: β must lie in [0, 1] (SC@64 is sc@1)")
+        raise ReportInputError(f"{text}: β takes numbers in [0, 1] (SC@64 is sc@1)")
     if Path(base).is_dir():
         file, label = chosen_candidate(Path(base))
         spec = ControllerSpec(str(file), label=label)
@@ -118,6 +117,9 @@ def parse_ref(text: str, *, trusted: bool = False) -> ControllerRef:
         path = Path(spec.ref.rpartition(":")[0] if ".py:" in spec.ref else spec.ref)
         if not path.is_file():
             raise ReportInputError(f"{path}: no such controller file")
+        problem = parse_problem(path)
+        if problem:
+            raise ReportInputError(f"{path}: cannot load the controller: {problem}")
     else:
         try:
             spec.build(beta if beta is not None else 1.0)

@@ -30,11 +30,23 @@ from pathlib import Path
 from typing import Any
 
 from ...backends import Generation, RetryPolicy, ServerClient, token_confidence
-from ..store import store_name_for
+from ..answertypes import (
+    CHOICE_EXTRACTION,
+    CHOICE_INSTRUCTION,
+    CHOICE_PROBE_SUFFIX,
+    EXACT_RULE,
+    AnswerSpec,
+    AnswerTypeError,
+    canonicaliser,
+    check_answer_type,
+    choice_candidate,
+    option_letters,
+    probe_choice,
+)
+from ..store import ERR, store_name_for
 from .answers import (
     DYNASOR_SUFFIX,
     EQUIVALENCE_RULE,
-    Canonicaliser,
     boxed_answer,
     clean,
     math_verify_version,
@@ -48,6 +60,9 @@ DEFAULT_COMPLETION_TEMPLATE = (
     "Problem: {question}\nPlease reason step by step, and put your final answer within \\boxed{}.\n\nSolution:"
 )
 DEFAULT_CHAT_TEMPLATE = "{question}\nPlease reason step by step, and put your final answer within \\boxed{}."
+CHOICE_COMPLETION_TEMPLATE = "Question: {question}\n" + CHOICE_INSTRUCTION + "\n\nSolution:"
+CHOICE_CHAT_TEMPLATE = "{question}\n" + CHOICE_INSTRUCTION
+PROBE_SUFFIXES = {"math": DYNASOR_SUFFIX, "exact": DYNASOR_SUFFIX, "choice": CHOICE_PROBE_SUFFIX}
 CONFIDENCE_DEFINITION = (
     "DeepConf group confidence with the interval as the group: the mean over the interval's generated "
     "tokens of the token confidence -(1/k) * sum of the top-k log-probabilities; null when the server sent "
@@ -80,7 +95,7 @@ class CollectConfig:
     seed: int = 0
     prompt_template: str | None = None
     system: str | None = None
-    probe_suffix: str = DYNASOR_SUFFIX
+    probe_suffix: str | None = None  # None: the answer type's (Dynasor's for math and exact)
     probe_tokens: int = 20
     cleaning: str = "basic"
     top_logprobs: int = 5
@@ -91,11 +106,20 @@ class CollectConfig:
     name: str | None = None
     api_key: str | None = field(default=None, repr=False)
     extra_body: dict[str, Any] = field(default_factory=dict)
+    answer_type: str = "math"  # math, choice or exact (autotts.data.answertypes)
+    choices_field: str | None = None
+    shuffle_options: int | None = None  # seed of the per-question option order (choice)
 
     def template(self) -> str:
         if self.prompt_template is not None:
             return self.prompt_template
+        if self.answer_type == "choice":
+            return CHOICE_CHAT_TEMPLATE if self.api == "chat" else CHOICE_COMPLETION_TEMPLATE
         return DEFAULT_CHAT_TEMPLATE if self.api == "chat" else DEFAULT_COMPLETION_TEMPLATE
+
+    def suffix(self) -> str:
+        """The probe suffix: the one given, else the answer type's."""
+        return self.probe_suffix if self.probe_suffix is not None else PROBE_SUFFIXES[self.answer_type]
 
     def validate(self) -> None:
         for key in ("branches", "interval", "max_tokens", "probe_tokens", "concurrency", "retries"):
@@ -107,8 +131,14 @@ class CollectConfig:
             raise CollectError(f"--api must be completions or chat, got {self.api!r}")
         if "{question}" not in self.template():
             raise CollectError("--prompt-template must contain {question}")
-        if not self.probe_suffix:
+        if self.probe_suffix is not None and not self.probe_suffix:
             raise CollectError("--probe-suffix must not be empty")
+        try:
+            check_answer_type(self.answer_type)
+        except AnswerTypeError as exc:
+            raise CollectError(f"--answer-type: {exc}") from None
+        if self.answer_type != "choice" and (self.shuffle_options is not None or self.choices_field is not None):
+            raise CollectError("--shuffle-options and --choices-field need --answer-type choice")
 
     def store_name(self) -> str:
         return self.name or store_name_for(Path(self.out))
@@ -265,9 +295,7 @@ class Collector:
         self.fresh = fresh
         self.on_progress = on_progress or (lambda _line: None)
         self.progress_every = progress_every
-        self.questions: list[SourceQuestion] = load_questions(
-            config.questions, config.question_field, config.answer_field, config.limit
-        )
+        self.questions: list[SourceQuestion] = _load(config)
         self.questions_sha256 = file_sha256(config.questions)
         self.client = client
         self.served_models: list[str] | None = None  # what GET /models listed, for the metadata
@@ -280,6 +308,11 @@ class Collector:
     def fingerprint_config(self) -> dict[str, Any]:
         cfg = {k: getattr(self.config, k) for k in FINGERPRINT_FIELDS}
         cfg["prompt_template"] = self.config.template()
+        cfg["probe_suffix"] = self.config.suffix()
+        # fields added after the first release enter only when set, so older journals still resume
+        for key, default in (("answer_type", "math"), ("choices_field", None), ("shuffle_options", None)):
+            if getattr(self.config, key) != default:
+                cfg[key] = getattr(self.config, key)
         cfg["questions_sha256"] = self.questions_sha256
         return cfg
 
@@ -382,10 +415,10 @@ class Collector:
                 if state.finished(cfg.max_tokens):
                     break
                 await self._interval(state)
-            if boxed_answer("".join(state.texts)) is None and state.final_probe is None:
+            if self._own_answer("".join(state.texts)) is None and state.final_probe is None:
                 reply = await self._request(
                     state,
-                    "".join(state.texts) + cfg.probe_suffix,
+                    "".join(state.texts) + cfg.suffix(),
                     max_tokens=cfg.probe_tokens,
                     temperature=0.0,
                     seed=request_seed(cfg.seed, state.q, state.b, -1),
@@ -442,7 +475,7 @@ class Collector:
         cfg = self.config
         reply = await self._request(
             state,
-            "".join(state.texts[: k + 1]) + cfg.probe_suffix,
+            "".join(state.texts[: k + 1]) + cfg.suffix(),
             max_tokens=cfg.probe_tokens,
             temperature=0.0,
             seed=request_seed(cfg.seed, state.q, state.b, k),
@@ -458,8 +491,28 @@ class Collector:
         return (
             state.finished(self.config.max_tokens)
             and not state.probe_due(self.config.max_tokens)
-            and (state.final_probe is not None or boxed_answer("".join(state.texts)) is not None)
+            and (state.final_probe is not None or self._own_answer("".join(state.texts)) is not None)
         )
+
+    def _own_answer(self, text: str) -> str | None:
+        """A finished branch's own answer, before cleaning: its last boxed answer (math, exact), or
+        its concluding letter (choice: a boxed letter or an "answer is"); None sends it to a probe."""
+        if self.config.answer_type == "choice":
+            return choice_candidate(text, cues_only=True)
+        return boxed_answer(text)
+
+    def _letters(self, question: SourceQuestion) -> tuple[str, ...] | None:
+        return option_letters(len(question.choices)) if question.choices else None
+
+    def _probe_answer(self, reply: str, letters: tuple[str, ...] | None) -> str:
+        if self.config.answer_type == "choice":
+            return probe_choice(reply, letters or (), self.config.suffix().endswith("("))
+        return probe_answer(reply, self.config.cleaning)
+
+    def _final_answer(self, own: str, letters: tuple[str, ...] | None) -> str:
+        if self.config.answer_type == "choice":
+            return own if own in (letters or ()) else ERR
+        return clean(own, self.config.cleaning)
 
     def _count_resumed(self) -> None:
         p = self.progress
@@ -485,20 +538,21 @@ class Collector:
         cfg = self.config
         questions = []
         for qi, question in enumerate(self.questions):
-            canon = Canonicaliser(question.gold)
-            gold = question.gold if question.gold is not None else ""
+            letters = self._letters(question)
+            canon = canonicaliser(AnswerSpec(cfg.answer_type, letters), question.gold)
+            gold = canon(question.gold) if question.gold is not None else ""
             branches, extras = [], []
             for b in range(cfg.branches):
                 state = self.states[(qi, b)]
-                probe_raw = [probe_answer(state.probes[k][0], cfg.cleaning) for k in range(len(state.texts) - 1)]
+                probe_raw = [self._probe_answer(state.probes[k][0], letters) for k in range(len(state.texts) - 1)]
                 text = "".join(state.texts)
-                boxed = boxed_answer(text)
-                if boxed is not None:
-                    final_raw, source = clean(boxed, cfg.cleaning), "boxed"
+                own = self._own_answer(text)
+                if own is not None:  # "boxed" also for a choice's "answer is X": the branch's own conclusion
+                    final_raw, source = self._final_answer(own, letters), "boxed"
                 else:
-                    final_raw, source = probe_answer(state.final_probe[0], cfg.cleaning), "probe"
-                probes = [canon.canonical(a) for a in probe_raw]
-                final = canon.canonical(final_raw)
+                    final_raw, source = self._probe_answer(state.final_probe[0], letters), "probe"
+                probes = [canon(a) for a in probe_raw]
+                final = canon(final_raw)
                 branches.append([probes, state.generated, final])
                 extra: dict[str, Any] = {
                     "finish_reason": state.finish[-1],
@@ -511,10 +565,15 @@ class Collector:
                     "probe_replies": [state.probes[k][0] for k in range(len(state.texts) - 1)],
                     "final_raw": final_raw,
                     "final_source": source,
+                    "final_probe_reply": state.final_probe[0] if state.final_probe else None,
                 }
                 if cfg.keep_text:
                     extra["text"] = text
                 extras.append(extra)
+            own_extras: dict[str, Any] = {"gold_raw": question.gold, "branches": extras}
+            if question.choices is not None:
+                own_extras["choices"] = list(question.choices)
+                own_extras["choice_order"] = list(question.choice_order or range(len(question.choices)))
             questions.append(
                 {
                     "question": question.text,
@@ -522,7 +581,7 @@ class Collector:
                     "probe_freq": cfg.interval,
                     "final_answers_trace": [br[2] for br in branches],
                     "each_branch": branches,
-                    "autotts": {"gold_raw": question.gold, "branches": extras},
+                    "autotts": own_extras,
                 }
             )
         return {"format": STORE_FORMAT, "metadata": self.metadata(elapsed), "questions": questions}
@@ -551,17 +610,24 @@ class Collector:
             "interval": cfg.interval,
             "branches": cfg.branches,
             "probe": {
-                "suffix": cfg.probe_suffix,
+                "suffix": cfg.suffix(),
                 "tokens": cfg.probe_tokens,
                 "temperature": 0.0,
-                "cleaning": cfg.cleaning,
-                "extraction": "probe text up to the brace closing the suffix's \\boxed{; ERR when unclosed or empty",
-                "final_answer": "last non-empty \\boxed{} of the finished branch, else a probe of it",
+                "cleaning": cfg.cleaning if cfg.answer_type != "choice" else None,
+                "extraction": CHOICE_EXTRACTION
+                if cfg.answer_type == "choice"
+                else "probe text up to the brace closing the suffix's \\boxed{; ERR when unclosed or empty",
+                "final_answer": "the finished branch's last \\boxed{X} or 'answer is X', else a probe of it"
+                if cfg.answer_type == "choice"
+                else "last non-empty \\boxed{} of the finished branch, else a probe of it",
             },
+            "answer_type": self.answer_type_metadata(),
             "confidence": {"definition": CONFIDENCE_DEFINITION, "top_logprobs": cfg.top_logprobs}
             if cfg.top_logprobs
             else None,
-            "equivalence": {"library": "math-verify", "version": math_verify_version(), "rule": EQUIVALENCE_RULE},
+            "equivalence": {"library": "math-verify", "version": math_verify_version(), "rule": EQUIVALENCE_RULE}
+            if cfg.answer_type == "math"
+            else None,
             "questions_file": str(cfg.questions),
             "questions_sha256": self.questions_sha256,
             "collected_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -573,6 +639,35 @@ class Collector:
                 "retries": stats.retries if stats else 0,
             },
         }
+
+
+    def answer_type_metadata(self) -> dict[str, Any]:
+        """``metadata.answer_type``: how this store's answers are compared (read back by the loader)."""
+        cfg = self.config
+        out: dict[str, Any] = {"name": cfg.answer_type}
+        if cfg.answer_type == "choice":
+            counts = {len(q.choices or ()) for q in self.questions}
+            out["options"] = counts.pop() if len(counts) == 1 else None  # else per question (autotts.choices)
+            out["shuffle_seed"] = cfg.shuffle_options
+            out["shuffle_rule"] = "numpy.random.default_rng([seed, question index]).permutation(options)"
+            out["extraction"] = CHOICE_EXTRACTION
+        elif cfg.answer_type == "exact":
+            out["rule"] = EXACT_RULE
+        else:
+            out["rule"] = EQUIVALENCE_RULE
+        return out
+
+
+def _load(config: CollectConfig) -> list[SourceQuestion]:
+    return load_questions(
+        config.questions,
+        config.question_field,
+        config.answer_field,
+        config.limit,
+        answer_type=config.answer_type,
+        choices_field=config.choices_field,
+        shuffle_seed=config.shuffle_options,
+    )
 
 
 def interval_confidence(reply: Generation) -> float | None:
@@ -636,9 +731,9 @@ def estimate(config: CollectConfig, prices: tuple[float, float] | None = None) -
     ``prices``: US dollars per million input and output tokens.
     """
     config.validate()
-    questions = load_questions(config.questions, config.question_field, config.answer_field, config.limit)
+    questions = _load(config)
     n = math.ceil(config.max_tokens / config.interval)  # intervals per branch at most
-    suffix = max(1, len(config.probe_suffix) // 4)
+    suffix = max(1, len(config.suffix()) // 4)
     out_tokens = requests = in_tokens = in_uncached = 0
     for question in questions:
         prompt = max(1, len(config.template().replace("{question}", question.text)) // 4)

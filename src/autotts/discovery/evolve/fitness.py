@@ -19,10 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ...data.catalog import split_stores
 from ...evaluation import Cell, CellResult, ControllerSpec, area_under_curve, evaluate, tokens_at_accuracy
+from ...evaluation.summary import mean_over_stores
 from .genome import complexity
 
 SAVING_WEIGHT = 20.0
@@ -91,7 +90,7 @@ def _mean_curve(results: Sequence[CellResult], betas: Sequence[float]) -> tuple[
         at_beta = [r for r in results if r.beta == beta]
         failures += sum(len(r.failures) for r in at_beta)
         points.append(
-            (beta, float(np.mean([r.mean_tokens for r in at_beta])), float(np.mean([r.accuracy for r in at_beta])))
+            (beta, mean_over_stores(r.mean_tokens for r in at_beta), mean_over_stores(r.accuracy for r in at_beta))
         )
     return points, failures
 
@@ -125,8 +124,8 @@ def reference(stores: Sequence[str], seeds: int, jobs: int | None = None) -> Ref
     """SC@64 on the given (search) stores and seeds."""
     results = evaluate([Cell(ControllerSpec("sc"), 1.0, s, seeds) for s in check_search_only(stores)], jobs=jobs)
     return Reference(
-        accuracy=float(np.mean([r.accuracy for r in results])),
-        tokens=float(np.mean([r.mean_tokens for r in results])),
+        accuracy=mean_over_stores(r.accuracy for r in results),
+        tokens=mean_over_stores(r.mean_tokens for r in results),
     )
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ..pricing import PriceTable
 from ..prompt import SYSTEM_PROMPT
@@ -81,6 +83,29 @@ class ChatProposer(Proposer):
             "timeout": self.options.timeout,
         }
 
+    def endpoint(self) -> str:
+        """The API address this proposer talks to."""
+        client = getattr(self, "client", None)
+        return str(getattr(client, "base_url", "") or self.options.base_url or "")
+
+    def check_endpoint(self, timeout: float = 5.0) -> None:
+        """Fail fast, before any evaluation, when nothing accepts a connection at the endpoint
+        (:class:`~autotts.discovery.proposers.ProposerUnavailable` naming it)."""
+        from . import ProposerUnavailable
+
+        url = urlsplit(self.endpoint())
+        if not url.hostname:
+            return
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            with socket.create_connection((url.hostname, port), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise ProposerUnavailable(
+                f"{self.name} proposer: nothing answers at {self.endpoint()} ({exc.strerror or exc}); "
+                "start the server or pass --base-url"
+            ) from None
+
     @abstractmethod
     def complete(self, system: str, messages: list[dict[str, str]]) -> Completion:
         """One call of the API (retries included)."""
@@ -98,6 +123,12 @@ class ChatProposer(Proposer):
         try:
             completion = self.complete(SYSTEM_PROMPT, self._messages)
         except Exception as exc:  # the API failed after its retries: a failed attempt, not a crash
+            if _unreachable(exc):  # ...unless nothing answers at all: repairs cannot help, so stop the run
+                from . import ProposerUnavailable
+
+                raise ProposerUnavailable(
+                    f"{self.name} proposer: cannot reach {self.endpoint()}: {type(exc).__name__}: {exc}"
+                ) from None
             return Proposal(
                 source="",
                 log=self._log_text(f"API error: {type(exc).__name__}: {exc}"),
@@ -138,3 +169,8 @@ def repair_message(feedback: str) -> str:
         f"{feedback}\n\n"
         "Fix it and answer again with the complete corrected file in one fenced ```python block."
     )
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """An SDK error that means no server answered (refused, unresolvable, timed out after retries)."""
+    return isinstance(exc, ConnectionError) or type(exc).__name__ in ("APIConnectionError", "APITimeoutError")
