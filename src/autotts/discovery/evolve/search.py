@@ -32,7 +32,7 @@ GRID_11 = tuple(round(0.1 * i, 1) for i in range(11))
 #: two curves closer than this at every β (accuracy points; relative tokens) behave alike: seed noise
 #: of a few seeds on the search stores is about half a point
 TWIN_ACCURACY = 0.5
-TWIN_TOKENS = 0.03
+TWIN_TOKENS = 0.05
 
 
 def twins(a: Score, b: Score) -> bool:
@@ -224,6 +224,16 @@ def evolve(
         jobs=jobs,
     )
     finalists = _rank([Individual(ind.genome, s, ind.origin) for ind, s in zip(chosen, final_scores, strict=True)])
+    if avoid:  # the finer look (more seeds, every β) may show a finalist to be a twin after all
+        old_final = score_genomes(
+            [dict(g) for g in avoid],
+            stores=config.stores,
+            betas=config.finalist_betas,
+            seeds=config.finalist_seeds,
+            ref=finalist_ref,
+            jobs=jobs,
+        )
+        finalists = [f for f in finalists if not any(twins(f.score, s) for s in old_final)] or finalists
     return SearchResult(
         config=config,
         finalists=finalists,
