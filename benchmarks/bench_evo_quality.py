@@ -23,11 +23,13 @@ import argparse
 import hashlib
 import inspect
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from autotts.controllers import space as space_package
 from autotts.controllers.base import get_controller_class
 from autotts.data.catalog import split_stores
 from autotts.evaluation import CellResult, ControllerSpec, evaluate, grid, paired_difference, tokens_at_accuracy
@@ -92,8 +94,12 @@ class Split:
 
 
 def cache_path(cache: Path, controller: str, split: str, seeds: int, betas: tuple[float, ...]) -> Path:
-    """Results are reused only for the same controller source, split, seeds and β grid."""
-    source = inspect.getsource(get_controller_class(controller))
+    """Results are reused only for the same controller source, split, seeds and β grid. The source is
+    the controller's whole module (a data-form controller's class is the same three lines for every
+    genome) and the structured space's interpreters, which play the built-ins' lockstep form."""
+    module = sys.modules[get_controller_class(controller).__module__]
+    space = sorted(Path(inspect.getfile(space_package)).parent.glob("*.py"))
+    source = inspect.getsource(module) + "".join(path.read_text() for path in space)
     digest = hashlib.sha256(f"{source}|{split}|{seeds}|{betas}".encode()).hexdigest()[:16]
     return cache / f"{controller}-{split}-{digest}.npz"
 

@@ -2,10 +2,11 @@
 
 The round: a CMC-like candidate file over the 11-point β grid on the four search stores with 100
 seeds (132,000 episodes), as `autotts discover` runs it, plus the trace pass it makes for the
-history. The candidate is the built-in CMC rewritten as a standalone file, measured twice: as
-written (with the optional lockstep ``run_batch``, which evaluation uses) and with ``run_batch``
-removed (``run`` only). Each is timed behind the OS boundary (``autotts.sandbox``) and in-process
-(``autotts.evaluation.evaluate``, trusted), with the same jobs, and both must give identical numbers.
+history. The candidate is CMC as a candidate file, measured twice: as an evolve-style data file (the
+CMC genome in a subclass of the space controller, whose lockstep ``run_batch`` evaluation uses) and
+as the built-in's ``run`` rewritten as a standalone file (``run`` only). Each is timed behind the OS
+boundary (``autotts.sandbox``) and in-process (``autotts.evaluation.evaluate``, trusted), with the
+same jobs, and both must give identical numbers.
 
 Targets (issue 9, 2 cores): the ``run``-only candidate within 1.3x of in-process; the full round of
 the candidate with ``run_batch`` in at most 25 s. CPU seconds (this process and its children) are
@@ -27,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from autotts.controllers import cmc
+from autotts.controllers.space import baseline_genome
 from autotts.data import split_stores
+from autotts.discovery.evolve import render_controller
 from autotts.discovery.history import trace_digest
 from autotts.discovery.loop import DEFAULT_BETAS
 from autotts.discovery.sandboxing import candidate_pool
@@ -45,22 +48,26 @@ def count_stats(counts):
 
 
 def cmc_like_candidate() -> str:
-    """The built-in CMC rewritten as a standalone candidate file (only the imports a candidate may use)."""
+    """The built-in CMC's ``run`` rewritten as a standalone candidate file (only the imports a candidate
+    may use; no ``run_batch``)."""
     source = inspect.getsource(cmc)
-    source = source.replace("from ..env.batch import ", "from autotts.env.batch import ")
+    source = source[: source.index("    def as_genome(")].rstrip() + "\n"  # its lockstep form comes from the space
+    source = source.replace("from typing import Any\n", "")
     source = source.replace("from ..env.core import Episode\n", "from autotts.env import Episode\n")
-    source = source.replace("from .base import Controller, register\n", "")
+    source = source.replace("from .base import register\n", "")
+    source = source.replace("from .space import LockstepController, constant_genome\n", "")
     source = source.replace(
-        "from .votes import confidence, confidence_rows, count_stats, majority\n",
-        "from autotts.controllers import Controller, confidence, confidence_rows, majority\n" + COUNT_STATS,
+        "from .votes import confidence, count_stats, majority\n",
+        "from autotts.controllers import Controller, confidence, majority\n" + COUNT_STATS,
     )
+    source = source.replace("(LockstepController)", "(Controller)")
     source = re.sub(r"key=(\w+)\.__getitem__", r"key=lambda k: \1[k]", source)  # dunders are screened out
     return source.replace('@register("cmc")\n', "")
 
 
-def without_run_batch(source: str) -> str:
-    """The candidate with its ``run_batch`` method cut out (it is the class's last method)."""
-    return source[: source.index("    def run_batch(")].rstrip() + "\n"
+def cmc_data_candidate() -> str:
+    """CMC as evolve writes candidates: its genome, explained, in a subclass of the space controller."""
+    return render_controller(baseline_genome("cmc"), title="CMC as a point of the structured space.")
 
 
 def cpu_seconds() -> float:
@@ -116,11 +123,10 @@ def main() -> None:
     parser.add_argument("--only", choices=("batch", "scalar"), default=None)
     args = parser.parse_args()
     jobs = args.jobs or default_jobs()
-    source = cmc_like_candidate()
     if args.only != "scalar":
-        measure(source, "one round, candidate with run_batch", args.seeds, jobs)
+        measure(cmc_data_candidate(), "one round, data candidate (genome; run_batch is the space's)", args.seeds, jobs)
     if args.only != "batch":
-        measure(without_run_batch(source), "one round, candidate with run only", args.seeds, jobs)
+        measure(cmc_like_candidate(), "one round, candidate with run only", args.seeds, jobs)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from autotts.discovery.evolve import EvolveConfig, cpu_seconds, evolve, render_controller, seed_genomes
+from autotts.discovery.evolve.render import EVO_TITLE
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "evo_search.json"
 
@@ -82,17 +83,12 @@ def render(args: argparse.Namespace) -> None:
     }
     if args.note:
         provenance["note"] = args.note
-    title = (
-        "evo: the controller found by autotts's LLM-free evolve search (issue #4), shipped as `--controller evo`.\n\n"
-        "It is a point of the structured space in autotts.controllers.space, written out as plain code; it was\n"
-        "selected on the search stores (aime24, four models) only, never on held-out data."
-    )
     source = render_controller(
         payload["finalists"][0]["genome"],
         class_name="EvolvedController",
-        register_as="evo",
+        builtin=True,
         provenance=provenance,
-        title=title,
+        title=EVO_TITLE,
     )
     args.render.write_text(source)
     print(f"wrote {args.render}")

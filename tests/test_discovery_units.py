@@ -148,6 +148,10 @@ def test_selection_and_frontier() -> None:
     ]
     assert choose_round(rounds) == 3  # same accuracy, fewer tokens
     assert choose_round(rounds, "frontier") == 4
+    rounds[0] = RoundInfo(1, "valid", search=search(80.08, 9, 1))
+    assert choose_round(rounds) == 3  # a lead within the tie margin does not buy more tokens
+    rounds[0] = RoundInfo(1, "valid", search=search(80.6, 9, 1))
+    assert choose_round(rounds) == 1  # a real one does
     assert choose_round([RoundInfo(1, "failed")]) is None
 
 

@@ -1,5 +1,6 @@
 """EpisodeBatch: every row must equal the scalar Episode under the same seed, action for action, and the
-built-in ``run_batch`` kernels must decide exactly as their ``run``."""
+built-ins' lockstep form (the structured space's interpreter playing their genome) must decide exactly
+as their hand-written ``run``."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import autotts.evaluation.runner as runner
-from autotts.controllers.space import baseline_genome, check_genome
+from autotts.controllers.space import baseline_genome, check_genome, resolve
 from autotts.data.catalog import split_stores
 from autotts.discovery.evolve import (
     EvolveConfig,
@@ -102,8 +102,8 @@ def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> Non
         path.write_text(source)
         for beta in (0.0, 0.6):
             cells += [Cell(ControllerSpec(str(path)), beta, STORE, 2), Cell(genome_spec(genome), beta, STORE, 2)]
-    # with traces, every episode goes through the run() written out in the file; without, through its
-    # run_batch (the space controller's lockstep form): all three must agree
+    # with traces, every episode goes through the file's run() (the space's scalar interpreter playing
+    # the file's GENOME); without, through its run_batch (the lockstep one): all three must agree
     scalar, batched = evaluate(cells, jobs=1, want_traces=True), evaluate(cells[::2], jobs=1)
     for rendered, interpreted, lockstep in zip(scalar[::2], scalar[1::2], batched, strict=True):
         assert not rendered.failures, rendered.failures[:1]
@@ -113,17 +113,31 @@ def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> Non
         assert np.array_equal(rendered.latency, lockstep.latency)
 
 
-def test_rendered_file_reads_as_a_controller() -> None:
-    source = render_controller(baseline_genome("cmc"), register_as="evo", provenance={"seed": 3})
-    assert '@register("evo")' in source and "from .base import Controller, register" in source
+def test_rendered_file_is_data_with_an_explanation() -> None:
+    source = render_controller(baseline_genome("cmc"), builtin=True, provenance={"seed": 3})
+    assert "from .space import SpaceController" in source and "@register" not in source  # named by the registry
     assert "Stops once an exponential moving average" in source and "seed: 3" in source
-    assert "round(2 + 6 * b)" in source and "0.7 - 0.4 * b" in source  # knobs as formulas of β
-    pp = render_controller(baseline_genome("parallel-probe")).split("class EvolvedController")[1]
-    assert "deque" not in pp and "ema" not in pp and "stable >= p" in pp  # only the chosen mechanisms are written out
+    assert "2 + 6·β" in source and "0.7 - 0.4·β" in source  # every knob's schedule, in words
+    assert "def " not in source and "class EvolvedController(SpaceController):" in source  # no policy code
+    pp = render_controller(baseline_genome("parallel-probe"))
+    assert "stayed the same for `stable_T` rounds" in pp and "moving average" not in pp  # only its mechanisms
+    assert "\n    stable_T " in pp and "\n    alpha " not in pp  # and only the knobs they read
     with pytest.raises(RenderError, match="GENOME"):
         genome_from_source("x = 1\n")
     with pytest.raises(RenderError, match="valid genome"):
         genome_from_source("GENOME = {'mode': 'nope'}\n")
+
+
+def test_shipped_evo_is_its_genome_rendered() -> None:
+    """evo.py is the render of its own GENOME: the explanation above the data is not hand-edited."""
+    from autotts.controllers import evo
+    from autotts.discovery.evolve.render import EVO_TITLE
+
+    source = Path(evo.__file__).read_text()
+    rendered = render_controller(genome_from_source(source), builtin=True, title=EVO_TITLE)
+    head, provenance = source.split("\nProvenance:\n", 1)
+    assert rendered.startswith(head) and source.endswith(rendered.split('"""', 2)[2])
+    assert evo.EvolvedController(0.5).knobs == resolve(genome_from_source(source), 0.5)
 
 
 def test_search_is_deterministic_and_improves_on_its_seeds() -> None:
@@ -194,19 +208,40 @@ def test_shipped_evo_is_its_genome_and_documents_its_provenance() -> None:
         assert np.array_equal(shipped.tokens, interpreted.tokens)
 
 
-def test_a_finalist_that_behaves_like_an_earlier_round_is_not_offered_again() -> None:
-    from autotts.discovery.evolve import Individual, Score
-    from autotts.discovery.proposers.evolve import novel
+def test_behavioural_twins_and_what_changed() -> None:
+    from autotts.discovery.evolve import Score, genome_diff, twins
 
-    earlier = baseline_genome("cmc")
-    twin = mutate(earlier, random.Random(2))  # another genome, but the same curve
-    other = mutate(earlier, random.Random(3))
+    def score(curve: list) -> Score:
+        return Score(1.0, 60.0, 0.5, 0.0, 0.0, 0.0, curve)
 
-    def individual(genome: dict, curve: list) -> Individual:
-        return Individual(genome, Score(1.0, 60.0, 0.5, 0.0, 0.0, 0.0, curve), "child")
+    base = score([(0.5, 200_000.0, 60.0), (1.0, 400_000.0, 64.9)])
+    assert twins(base, score([(0.5, 204_000.0, 60.3), (1.0, 396_000.0, 64.6)]))  # within seed noise
+    assert not twins(base, score([(0.5, 200_000.0, 60.0), (1.0, 460_000.0, 64.9)]))  # 15% more tokens at β=1
+    assert not twins(base, score([(0.5, 200_000.0, 61.0), (1.0, 400_000.0, 64.9)]))  # a point more accurate
+    cmc = baseline_genome("cmc")
+    changed = {**cmc, "final": "short", "knobs": {**cmc["knobs"], "length_horizon": 60, "n_init": 3}}
+    assert genome_diff(cmc, changed) == "final leader→short; n_init 2 + 6·β→3; length_horizon 1→60"
+    assert genome_diff(cmc, {**cmc, "knobs": {**cmc["knobs"], "stable_T": 7}}) == "nothing"  # a knob it never reads
 
-    same, different = [(1.0, 400_000.0, 64.9)], [(1.0, 380_000.0, 64.1)]
-    finalists = [individual(earlier, same), individual(twin, same), individual(other, different)]
-    assert genome_key(twin) != genome_key(earlier)
-    assert [genome_key(i.genome) for i in novel(finalists, {genome_key(earlier)})] == [genome_key(other)]
-    assert len(novel(finalists, set())) == 3
+
+def test_a_search_told_to_avoid_a_genome_offers_something_else() -> None:
+    first = evolve(TINY, jobs=1)
+    again = evolve(TINY, jobs=1, avoid=[first.best.genome])
+    assert all(genome_key(f.genome) != genome_key(first.best.genome) for f in again.finalists)
+    assert again.generation_best == first.generation_best  # avoiding changes the choice, not the search
+
+
+def test_round_budget_options_reach_the_search(tmp_path: Path) -> None:
+    from autotts.discovery.loop import DiscoveryConfig
+    from autotts.discovery.proposers import ProposerOptions
+
+    config = DiscoveryConfig(proposer_extra={"evolve_minutes": 2.5, "evolve_population": 30})
+    config = DiscoveryConfig.from_json(config.to_json())  # as --resume reads run.json back
+    proposer = EvolveProposer.from_options(config.proposer_options())
+    assert proposer.budget.minutes == 2.5 and proposer.budget.population == 30
+    assert proposer.budget.generations == 1000  # the CPU budget, not a generation count, ends a round
+    request = ProposalRequest(round=1, workspace=tmp_path, prompt="", history=[], seed=0)
+    search = proposer.config_for(request)
+    assert search.cpu_limit_s == 150 and search.population == 30 and 0.9 in search.betas
+    default = EvolveProposer.from_options(ProposerOptions())
+    assert default.budget.minutes is None and default.config_for(request).cpu_limit_s is None

@@ -109,6 +109,12 @@ def test_run_batch_decides_exactly_as_run_across_the_space() -> None:
 
     rng = random.Random(3)
     genomes = [baseline_genome(name) for name in sorted(BASELINE_GENOMES)] + list(seed_genomes())
+    cmc, pp = baseline_genome("cmc"), baseline_genome("parallel-probe")
+    genomes += [  # the aggregation and widening added for issue 16, on their own and with other gates
+        {**cmc, "final": "short", "knobs": {**cmc["knobs"], "length_horizon": {"start": 20, "span": 60}}},
+        {**cmc, "widen": "split", "knobs": {**cmc["knobs"], "split_threshold": {"start": 0.6, "span": 0.39}}},
+        {**pp, "final": "short", "gates": ["stable", "unanimous"], "knobs": {**pp["knobs"], "length_horizon": 40}},
+    ]
     genomes += [mutate(mutate(rng.choice(genomes), rng), rng) for _ in range(24)]
     questions = load_store(STORE).questions  # 60 rows: enough for rows to stop early and be compacted
     seeds = range(2)

@@ -69,6 +69,12 @@ def discover_command(
         "accuracy", "--selection", help="accuracy (best search accuracy at β=1) or frontier."
     ),
     no_heldout: bool = typer.Option(False, "--no-heldout", help="Skip the held-out judgement of each round."),
+    evolve_minutes: float = typer.Option(
+        None, "--evolve-minutes", min=0.1, help="evolve: CPU minutes per round's search (generations fill it)."
+    ),
+    evolve_population: int = typer.Option(None, "--evolve-population", min=2, help="evolve: genomes per generation."),
+    evolve_generations: int = typer.Option(None, "--evolve-generations", min=1, help="evolve: generations per round."),
+    evolve_seeds: int = typer.Option(None, "--evolve-seeds", min=1, help="evolve: seeds per genome while searching."),
 ) -> None:
     """Run the discovery loop: each round a proposer writes a controller, autotts validates it,
     evaluates it in a sandbox on the search stores over the β grid and records everything in the run
@@ -78,6 +84,8 @@ def discover_command(
     Examples:
 
       autotts discover --rounds 2 --out runs/evo
+
+      autotts discover --rounds 3 --evolve-minutes 5 --out runs/evo-long   # a larger search per round
 
       autotts discover --proposer openai --base-url http://localhost:8000/v1 --model qwen3-coder --max-usd 5
 
@@ -134,6 +142,16 @@ def discover_command(
                 baseline_seeds=baseline_seeds,
                 selection=selection,
                 heldout=not no_heldout,
+                proposer_extra={
+                    f"evolve_{name}": value
+                    for name, value in (
+                        ("minutes", evolve_minutes),
+                        ("population", evolve_population),
+                        ("generations", evolve_generations),
+                        ("seeds", evolve_seeds),
+                    )
+                    if value is not None
+                },
             )
             if grid:
                 config.betas = tuple(sorted(set(grid)))

@@ -3,15 +3,15 @@ confidence that the leader is the majority exceeds a threshold."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k
-from .votes import confidence, confidence_rows, majority, vote_stats
+from .base import budget_k
+from .space import LockstepController, constant_genome
+from .votes import confidence, majority, vote_stats
 
 
-class AdaptiveConsistency(Controller):
+class AdaptiveConsistency(LockstepController):
     """ASC. β = 1 is the published configuration (at most 64 reads, threshold 0.95);
     max_samples = round(64^β)."""
 
@@ -32,15 +32,6 @@ class AdaptiveConsistency(Controller):
         episode.note(stop="budget", reads=len(answers))
         return majority(answers)
 
-    def run_batch(self, batch: EpisodeBatch) -> None:
-        threshold = self.params["threshold"]
-        for reads in range(1, self.params["max_samples"] + 1):
-            batch.read_full(np.where(batch.active, 1, 0))
-            if reads >= 2:
-                leader, top1, top2 = batch.vote_stats()
-                batch.stop(batch.active & (confidence_rows(top1, top2) > threshold), leader)
-                if not batch.active.any():
-                    return
-                if 2 * np.count_nonzero(batch.active) < batch.rows:  # most rows stopped: drop them
-                    batch.compact()
-        batch.stop(batch.active, batch.vote_stats()[0])
+    def as_genome(self) -> dict[str, Any]:
+        p = self.params
+        return constant_genome("asc", {"max_samples": p["max_samples"], "threshold": p["threshold"]})

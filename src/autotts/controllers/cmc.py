@@ -9,16 +9,14 @@ is high and not falling.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
-import numpy as np
-
-from ..env.batch import EpisodeBatch, first_in_rows
 from ..env.core import Episode
-from .base import Controller
-from .votes import confidence, confidence_rows, count_stats, majority
+from .space import LockstepController, constant_genome
+from .votes import confidence, count_stats, majority
 
 
-class ConfidenceMomentum(Controller):
+class ConfidenceMomentum(LockstepController):
     """CMC with the published β schedule (the published β schedule of the AutoTTS paper's discovered controller)."""
 
     @classmethod
@@ -119,75 +117,5 @@ class ConfidenceMomentum(Controller):
             return count_stats(pool)[0]
         return majority(episode.answers(episode.unpruned()))
 
-    def run_batch(self, batch: EpisodeBatch) -> None:
-        """:meth:`run` for all rows at once: the same steps, numbered alike, on masks."""
-        p = self.params
-        alpha, patience, burst, window = p["alpha"], p["patience"], p["burst_aligned"], p["T_ema"]
-        deviation = np.zeros(batch.status.shape, dtype=np.int64)
-        ema = np.zeros(batch.rows)
-        emas: list[np.ndarray] = []  # every round's EMA; the deque of run() is its last T_ema entries
-
-        def pool_confidence() -> tuple[np.ndarray, np.ndarray]:
-            leader, top1, top2 = batch.vote_stats()
-            return leader, confidence_rows(top1, top2)
-
-        def stop_exhausted(rows: np.ndarray) -> None:
-            if rows.any():
-                leader = batch.vote_stats()[0]
-                batch.stop(rows, np.where(leader >= 0, leader, batch.majority(batch.unpruned)))
-
-        batch.spawn(p["n_init"])
-        for rnd in range(p["max_rounds"]):
-            active = batch.active
-            # 1. pool statistics and the confidence EMA
-            leader, conf = pool_confidence()
-            ema = (1 - alpha) * ema + alpha * conf
-            emas.append(ema)
-            live = batch.live & active[:, None]
-            latest = batch.latest
-            # 2. deviation counts against the leader
-            past_warm_up = rnd >= p["warm_up"]
-            if past_warm_up:
-                counted = live & (leader >= 0)[:, None]
-                deviation = np.where(counted, np.where(latest != leader[:, None], deviation + 1, 0), deviation)
-            # 3. abandon persistent deviants, most deviant first (ties by id), keeping at least two live
-            deviant = live & (deviation >= patience)
-            n_live = live.sum(axis=1)
-            if (deviant.any(axis=1) & (n_live > 2)).any():
-                dropped = first_in_rows(deviant, -deviation, n_live - 2)
-                batch.prune(dropped)
-                live &= ~dropped
-            # 4. depth: most-advanced first (ties by id); aligned branches get a burst
-            steps = live.astype(np.int64)
-            if past_warm_up:
-                steps[live & (latest == leader[:, None])] = burst
-            batch.advance(steps, order=-batch.intervals)
-            # 5. refresh the statistics with what the wave revealed
-            leader, conf = pool_confidence()
-            ema = (1 - alpha) * ema + alpha * conf
-            emas[-1] = ema
-            kept = min(rnd + 1, window)
-            momentum = ema - emas[-kept] if kept >= 2 else np.zeros(batch.rows)
-            # 6. stop when confident and not losing confidence
-            if past_warm_up:
-                confident = (
-                    active
-                    & (batch.finished_count >= p["min_finished"])
-                    & (ema >= p["threshold"])
-                    & (momentum >= -p["slack"])
-                )
-                batch.stop(confident, leader)
-            # 7. nothing left to grow
-            stop_exhausted(batch.active & ~batch.live.any(axis=1))
-            if not batch.active.any():
-                return
-            # 8. widen when confidence is not rising
-            if rnd >= max(1, p["warm_up"] // 2):
-                room = p["max_branches"] - batch.opened
-                widen = batch.active & (room > 0) & (momentum <= p["trend_threshold"]) & (ema < p["threshold"])
-                batch.spawn(np.where(widen, np.minimum(p["widen_burst"], room), 0))
-            if 2 * np.count_nonzero(batch.active) < batch.rows:  # most rows stopped: drop them
-                keep = batch.compact()
-                deviation, ema = deviation[keep], ema[keep]
-                emas = [e[keep] for e in emas[-window:]]
-        stop_exhausted(batch.active)
+    def as_genome(self) -> dict[str, Any]:
+        return constant_genome("cmc", self.params)  # its parameters are the space's knobs, by name

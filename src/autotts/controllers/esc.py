@@ -3,15 +3,15 @@ first window whose answers all agree."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k
+from .base import budget_k
+from .space import LockstepController, constant_genome
 from .votes import majority
 
 
-class EarlyStoppingConsistency(Controller):
+class EarlyStoppingConsistency(LockstepController):
     """ESC. β = 1 is the published configuration (at most 64 reads, window 8);
     max_samples = round(64^β), window = min(8, max_samples)."""
 
@@ -32,12 +32,6 @@ class EarlyStoppingConsistency(Controller):
         episode.note(stop="budget", windows=len(answers) // window)
         return majority(answers)
 
-    def run_batch(self, batch: EpisodeBatch) -> None:
-        window = self.params["window"]
-        for w in range(self.params["max_samples"] // window):
-            batch.read_full(np.where(batch.active, window, 0))
-            read = batch.latest[:, w * window : (w + 1) * window]  # every active row has read w + 1 windows
-            batch.stop(batch.active & (read == read[:, :1]).all(axis=1), read[:, 0])
-            if not batch.active.any():
-                return
-        batch.stop(batch.active, batch.vote_stats()[0])
+    def as_genome(self) -> dict[str, Any]:
+        p = self.params
+        return constant_genome("esc", {"max_samples": p["max_samples"], "batch": p["window"]})

@@ -3,15 +3,15 @@ disagreeing with the running majority, stop once the majority has been stable fo
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k
+from .base import budget_k
+from .space import LockstepController, constant_genome
 from .votes import majority
 
 
-class ParallelProbe(Controller):
+class ParallelProbe(LockstepController):
     """β = 1 is the published configuration (64 chains, stability T = 40, patience 7, warm-up 15,
     one interval per step, at most 100 steps); chains = round(64^β).
 
@@ -57,33 +57,8 @@ class ParallelProbe(Controller):
         episode.note(stop="max steps", step=p["max_steps"])
         return previous
 
-    def run_batch(self, batch: EpisodeBatch) -> None:
-        """:meth:`run` for all rows at once, on masks."""
+    def as_genome(self) -> dict[str, Any]:
         p = self.params
-        patience, warm_up, burst = p["patience"], p["warm_up"], p["burst"]
-        batch.spawn(p["chains"])
-        off_track = np.zeros(batch.status.shape, dtype=np.int64)
-        previous = np.full(batch.rows, -1)  # -1 stands for None, in leader and previous alike
-        stable = np.zeros(batch.rows, dtype=np.int64)
-        for step in range(p["max_steps"]):
-            active = batch.active
-            batch.advance(np.where(batch.live & active[:, None], burst, 0))
-            kept = batch.unpruned
-            leader = batch.majority(kept)
-            if step >= warm_up:
-                live = batch.live & (active & (kept.sum(axis=1) > 1))[:, None]
-                agrees = batch.latest == leader[:, None]
-                off_track = np.where(live, np.where(agrees, 0, off_track + 1), off_track)
-                dropped = live & (off_track >= patience)
-                if dropped.any():
-                    batch.prune(dropped)
-                    leader = np.where(dropped.any(axis=1), batch.majority(batch.unpruned), leader)
-            stable = np.where(leader == previous, stable + 1, 0)
-            previous = leader
-            batch.stop(active & ((stable >= p["T"]) | ~batch.live.any(axis=1)), leader)
-            if not batch.active.any():
-                return
-            if 2 * np.count_nonzero(batch.active) < batch.rows:  # most rows stopped: drop them
-                keep = batch.compact()
-                off_track, previous, stable = off_track[keep], previous[keep], stable[keep]
-        batch.stop(batch.active, previous)
+        knobs = {"n_init": p["chains"], "max_branches": p["chains"], "stable_T": p["T"], "patience": p["patience"]}
+        knobs |= {"warm_up": p["warm_up"], "burst_aligned": p["burst"], "burst_other": p["burst"]}
+        return constant_genome("parallel-probe", {**knobs, "max_rounds": p["max_steps"]})

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from ..env.batch import EpisodeBatch
 from ..env.core import Episode
-from .base import Controller, budget_k
+from .base import budget_k
+from .space import LockstepController, constant_genome
 from .votes import majority
 
 
-class SelfConsistency(Controller):
+class SelfConsistency(LockstepController):
     """SC@k. β = 1 is SC@64; k = round(64^β)."""
 
     @classmethod
@@ -21,6 +21,6 @@ class SelfConsistency(Controller):
         answers = episode.read_full(self.params["k"])
         return majority(answers)
 
-    def run_batch(self, batch: EpisodeBatch) -> None:
-        batch.read_full(self.params["k"])
-        batch.stop(np.ones(batch.rows, dtype=bool), batch.vote_stats()[0])  # votes join in reading order
+    def as_genome(self) -> dict[str, Any]:
+        k = self.params["k"]
+        return constant_genome("sc", {"max_samples": k, "batch": k})  # one wave of k whole reads

@@ -75,6 +75,7 @@ class DiscoveryConfig:
     trace_seeds: int = 1  # seeds of the trace pass the digests are made from
     selection: str = "accuracy"
     heldout: bool = True  # judge every valid round on the held-out stores (for the report only)
+    proposer_extra: dict[str, Any] = field(default_factory=dict)  # e.g. the evolve round budget
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +100,7 @@ class DiscoveryConfig:
             jobs=self.jobs,
             beta_rule=self.beta_rule,
             seed=self.seed,
+            extra=dict(self.proposer_extra),
         )
 
 

@@ -141,7 +141,8 @@ def api_documentation() -> str:
         "",
     ]
     parts += [_member_doc(batch.EpisodeBatch, name) for name in BATCH_MEMBERS]
-    parts += ["", _member_doc(votes, "confidence_rows"), "", "The built-in `cmc.py` shows `run_batch` next to `run`."]
+    parts += ["", _member_doc(votes, "confidence_rows"), ""]
+    parts += ["The built-ins get `run_batch` from the structured space's lockstep interpreter (`controllers.space`)."]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -21,7 +21,6 @@ from ...controllers.space import (
     MODE_KNOBS,
     PROBE_GATES,
     check_genome,
-    knob_value,
     schedule_value,
 )
 
@@ -138,12 +137,6 @@ def crossover(a: Mapping[str, Any], b: Mapping[str, Any], rng: random.Random) ->
         if rng.random() < 0.5:
             child["knobs"][name] = copy.deepcopy(gb["knobs"][name])
     return check_genome(child)
-
-
-def describe_knobs(genome: Mapping[str, Any], betas: tuple[float, ...] = (0.0, 0.5, 1.0)) -> dict[str, list]:
-    """Each knob's values at a few β (for logs and docstrings)."""
-    g = check_genome(genome)
-    return {name: [knob_value(name, g["knobs"][name], b) for b in betas] for name in MODE_KNOBS[g["mode"]]}
 
 
 def seed_genomes() -> list[Genome]:

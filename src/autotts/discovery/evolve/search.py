@@ -5,6 +5,11 @@ A population of genomes is scored on the search stores (few seeds, a coarse β g
 (uniform crossover, then mutation). After the last generation the best few distinct genomes are
 re-scored with more seeds on a finer β grid and the best of them is the result.
 
+Finalists are picked from every genome scored during the search (an archive, not just the last
+generation) for quality *and* diversity: a genome whose curve is a behavioural twin (:func:`twins`)
+of a better finalist, or of a genome to ``avoid`` (earlier rounds' candidates), is passed over, so
+successive discovery rounds offer policies that behave differently, not a knob that never binds.
+
 Given the same configuration and initial genomes, the search is deterministic: every random draw
 comes from one ``random.Random(seed)`` and evaluation does not depend on the number of jobs. (Time
 limits, checked between generations, are the one exception: they may cut the search at a different point.)
@@ -24,6 +29,20 @@ from .fitness import Reference, Score, check_search_only, reference, score_genom
 from .genome import Genome, crossover, genome_key, mutate, seed_genomes
 
 GRID_11 = tuple(round(0.1 * i, 1) for i in range(11))
+#: two curves closer than this at every β (accuracy points; relative tokens) behave alike: seed noise
+#: of a few seeds on the search stores is about half a point
+TWIN_ACCURACY = 0.5
+TWIN_TOKENS = 0.05
+
+
+def twins(a: Score, b: Score) -> bool:
+    """Whether two curves on the same β grid are indistinguishable (within the twin margins at every β)."""
+    if [p[0] for p in a.points] != [p[0] for p in b.points]:
+        return False
+    return all(
+        abs(aa - ab) <= TWIN_ACCURACY and abs(ta - tb) <= TWIN_TOKENS * max(ta, tb, 1.0)
+        for (_, ta, aa), (_, tb, ab) in zip(a.points, b.points, strict=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -104,12 +123,15 @@ def evolve(
     *,
     jobs: int | None = None,
     on_generation: Callable[[int, list[Individual]], None] | None = None,
+    avoid: Sequence[Mapping[str, Any]] = (),
 ) -> SearchResult:
-    """Run the search from ``initial`` genomes (default: the published controllers)."""
+    """Run the search from ``initial`` genomes (default: the published controllers); no finalist
+    behaves like a genome of ``avoid`` unless nothing else was found."""
     check_search_only(config.stores)
     started_wall, started_cpu = time.monotonic(), cpu_seconds()
     rng = random.Random(config.seed)
     cache: dict[str, Score] = {}
+    archive: dict[str, Individual] = {}  # every genome scored, by key (its first origin)
     evaluations = 0
 
     ref = reference(config.stores, config.seeds, jobs)
@@ -151,6 +173,8 @@ def evolve(
     for gen in range(config.generations):
         scores = score_all(population)
         ranked = _rank([Individual(g, s, o) for g, s, o in zip(population, scores, origins, strict=True)])
+        for ind in ranked:
+            archive.setdefault(genome_key(ind.genome), ind)
         generation_best.append(ranked[0].score.fitness)
         if on_generation:
             on_generation(gen, ranked)
@@ -177,9 +201,20 @@ def evolve(
                 population.append(child)
                 origins.append("child")
 
-    # finalists: the best distinct genomes, re-scored with more seeds on the finer grid
+    # finalists: the best genomes that behave unlike each other and unlike ``avoid``, re-scored with
+    # more seeds on the finer grid
+    avoided = {genome_key(g) for g in avoid}
+    old = score_all([dict(g) for g in avoid])
+    chosen: list[Individual] = []
+    for ind in _rank(list(archive.values())):
+        if genome_key(ind.genome) in avoided or any(twins(ind.score, s) for s in old):
+            continue
+        if not any(twins(ind.score, c.score) for c in chosen):
+            chosen.append(ind)
+        if len(chosen) == config.finalists:
+            break
+    chosen = chosen or ranked[: config.finalists]  # nothing new was found: the best again
     finalist_ref = reference(config.stores, config.finalist_seeds, jobs)
-    chosen = ranked[: config.finalists]
     final_scores = score_genomes(
         [ind.genome for ind in chosen],
         stores=config.stores,
@@ -189,6 +224,16 @@ def evolve(
         jobs=jobs,
     )
     finalists = _rank([Individual(ind.genome, s, ind.origin) for ind, s in zip(chosen, final_scores, strict=True)])
+    if avoid:  # the finer look (more seeds, every β) may show a finalist to be a twin after all
+        old_final = score_genomes(
+            [dict(g) for g in avoid],
+            stores=config.stores,
+            betas=config.finalist_betas,
+            seeds=config.finalist_seeds,
+            ref=finalist_ref,
+            jobs=jobs,
+        )
+        finalists = [f for f in finalists if not any(twins(f.score, s) for s in old_final)] or finalists
     return SearchResult(
         config=config,
         finalists=finalists,
