@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autotts.discovery.loop import DiscoveryConfig, DiscoveryLoop, new_run
+from autotts.discovery.loop import DiscoveryConfig, DiscoveryLoop, Reporter, new_run
 from autotts.discovery.proposers import Proposal, ProposalRequest, Proposer
 from discovery_helpers import HELDOUT, SEARCH, VALID
 
@@ -27,7 +27,8 @@ class Scripted(Proposer):
         self.requests.append(request)
         source = self.sources[len(self.requests) - 1]
         (request.workspace / "candidate.py").write_text(source)
-        return Proposal(source=source, model="script", cost_usd=0.25)
+        summary = f"script step {len(self.requests)}"
+        return Proposal(source=source, model="script", cost_usd=0.25, summary=summary)
 
 
 def test_failed_round_is_recorded_and_fed_back(tmp_path: Path) -> None:
@@ -45,7 +46,11 @@ def test_failed_round_is_recorded_and_fed_back(tmp_path: Path) -> None:
     )
     folder = new_run(tmp_path / "run", config)
     proposer = Scripted([LATE_FAILURE, VALID])
-    summary = DiscoveryLoop(folder, config, proposer).run()
+    messages: list[str] = []
+    reporter = type("Lines", (Reporter,), {"message": lambda self, text: messages.append(text)})()
+    summary = DiscoveryLoop(folder, config, proposer, reporter).run()
+    # each round's line says what the proposal changed, beside its status and numbers
+    assert any(m.startswith("round 2: valid; script step 2; search: ") for m in messages), messages
 
     first, second = summary["rounds"]
     assert first["status"] == "failed" and "late failure" in first["reason"]

@@ -187,6 +187,7 @@ def test_proposer_continues_from_its_history(tmp_path: Path) -> None:
     offered = genome_from_source(proposal.source)
     assert genome_key(offered) != genome_key(earlier)  # a new candidate, not the old one again
     assert "generation 0" in proposal.log and proposal.model == "evolve"
+    assert proposal.summary.startswith("changed from the previous round's candidate: ")  # the round's line
     again = proposer.propose(request)
     assert again.source == proposal.source  # same seed and history, same candidate
 

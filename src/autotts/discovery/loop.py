@@ -324,6 +324,7 @@ class DiscoveryLoop:
         record["cost_usd"] += proposal.cost_usd
         record["seconds"] += proposal.seconds
         record["error"] = proposal.error
+        record["summary"] = proposal.summary
         log_path = rdir / "proposer.log"
         previous = log_path.read_text(encoding="utf-8") if log_path.is_file() else ""
         write_atomic(log_path, previous + f"===== attempt {attempt} =====\n{proposal.log}\n")
@@ -441,6 +442,7 @@ class DiscoveryLoop:
         self.reporter.message(
             f"round {number}: {status}"
             + (f" ({reason.splitlines()[0][:160]})" if reason else "")
+            + (f"; {str(record['summary'])[:300]}" if record.get("summary") else "")
             + "".join(f"; {scope}: {_figures_line(f)}" for scope, f in (("search", search), ("held-out", heldout)) if f)
         )
 

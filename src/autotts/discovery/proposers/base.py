@@ -49,6 +49,7 @@ class Proposal:
     cost_usd: float = 0.0
     seconds: float = 0.0
     error: str = ""  # why there is no usable candidate (empty reply, agent error, ...); "" otherwise
+    summary: str = ""  # what the candidate changes, in one line (printed on the round's line); optional
 
 
 @dataclass

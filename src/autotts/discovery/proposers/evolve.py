@@ -170,7 +170,13 @@ class EvolveProposer(Proposer):
         log.append("finalists: " + "; ".join(_score_line(ind) for ind in result.finalists))
         log.append(f"offered: {_score_line(chosen)}; changed {provenance['changed']}")
         log.append(f"cost: {result.cpu_seconds / 60:.2f} CPU-minutes, {result.wall_seconds:.0f} s wall")
-        return Proposal(source=source, log="\n".join(log), model="evolve", seconds=time.monotonic() - started)
+        return Proposal(
+            source=source,
+            log="\n".join(log),
+            model="evolve",
+            seconds=time.monotonic() - started,
+            summary=f"changed {provenance['changed']}",
+        )
 
 
 def _starting_points() -> dict[str, dict[str, Any]]:
