@@ -350,6 +350,7 @@ def choice_script(seed: int) -> Script:
     )
 
 
+@pytest.mark.slow
 def test_collect_choice_uses_the_type_suffix_and_extractor(tmp_path: Path) -> None:
     rows = [
         {"question": "Which planet is red?", "choices": ["Jupiter", "Venus", "Mars", "Saturn"], "answer": "C"},
@@ -417,6 +418,7 @@ def test_import_types_an_upstream_file(tmp_path: Path) -> None:
     assert typed.answer_type == "math" and typed.questions[0].branches[0].steps == ("1/2", "1/2")
 
 
+@pytest.mark.slow
 def test_cli_refuses_bad_types_and_warns_about_position_bias(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from autotts.data import load_store_file
 from autotts.data.answertypes import option_letters
 from autotts.data.fetch import data_dir
@@ -40,6 +42,7 @@ def run(*args: str, env: dict, timeout: float = 900) -> subprocess.CompletedProc
     return done
 
 
+@pytest.mark.slow
 def test_choice_store_from_a_real_model_through_eval_and_report(tmp_path, llama_server):  # noqa: F811
     questions = tmp_path / "gpqa_tiny.csv"
     with questions.open("w", newline="") as handle:

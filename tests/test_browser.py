@@ -167,6 +167,7 @@ def _need_chromium() -> None:
         pytest.fail("no Chromium: apt-get update && apt-get install -y chromium (or set AUTOTTS_SKIP_BROWSER=1)")
 
 
+@pytest.mark.slow
 def test_report_opens_cleanly_in_chromium(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     page = discovery_report(tmp_path_factory) / "report.html"
     shot = tmp_path / "screenshot.png"

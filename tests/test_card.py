@@ -84,6 +84,7 @@ def test_failures_are_the_questions_it_gets_wrong(card) -> None:
         assert row["accuracy %"] == pytest.approx(top.per_question_accuracy[row["question"]], abs=0.05)
 
 
+@pytest.mark.slow
 def test_card_command_writes_a_self_contained_card(tmp_path: Path) -> None:
     autotts("card", "--controller", "cmc", "--out", str(tmp_path), "--seeds", "2", "--beta", "0,1", "--jobs", "1")
     html = assert_self_contained(tmp_path / "card.html")
@@ -107,6 +108,7 @@ def test_card_command_rejects_bad_input(args: list[str], message: str) -> None:
     assert message in result.stderr
 
 
+@pytest.mark.slow
 def test_an_untrusted_file_is_carded_through_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from autotts.controllers import loading
 

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 AUTOTTS = [sys.executable, "-m", "autotts.cli"]
 
 
@@ -17,6 +19,7 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow
 def test_eval_json_rows_have_the_contract_fields_and_means():
     result = run(
         "eval",
@@ -59,6 +62,7 @@ def test_eval_json_rows_have_the_contract_fields_and_means():
     assert abs(sc_mean["accuracy"] - sum(r["accuracy"] for r in sc_rows) / 2) < 1e-3
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_jobs():
     args = ("eval", "-c", "cmc", "--store", "Qwen3-1.7B/aime24", "--beta", "0.3,0.8", "--seeds", "8", "--json")
     one = json.loads(run(*args, "--jobs", "1").stdout)
@@ -66,6 +70,7 @@ def test_results_do_not_depend_on_jobs():
     assert one == two
 
 
+@pytest.mark.slow
 def test_param_override_changes_the_budget():
     base = json.loads(run("eval", "-c", "sc", "--store", "Qwen3-4B/aime24", "--seeds", "3", "--json").stdout)
     small = json.loads(
@@ -98,6 +103,7 @@ def test_a_crashing_controller_is_reported_with_store_question_and_seed(tmp_path
     assert "autotts eval" in result.stdout  # the table of the other runs was still printed
 
 
+@pytest.mark.slow
 def test_traces_file_has_one_record_per_episode(tmp_path):
     path = tmp_path / "traces.jsonl"
     run("eval", "-c", "esc", "--store", "Qwen3-4B/aime24", "--seeds", "2", "--traces", str(path))
@@ -108,6 +114,7 @@ def test_traces_file_has_one_record_per_episode(tmp_path):
     assert first["tokens"] == sum(w["tokens"] for w in first["trace"] if w["action"] != "note")
 
 
+@pytest.mark.slow
 def test_unknown_controller_and_missing_store_are_clear_errors():
     unknown = run("eval", "-c", "nope", "--store", "Qwen3-4B/aime24", check=False)
     assert unknown.returncode == 2 and "unknown controller 'nope'" in unknown.stderr
@@ -115,6 +122,7 @@ def test_unknown_controller_and_missing_store_are_clear_errors():
     assert missing.returncode == 2 and "unknown store" in missing.stderr and "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_reproduce_writes_table_and_plots(tmp_path):
     out = tmp_path / "rep"
     result = run("reproduce", "--store", "Qwen3-4B/aime24", "--seeds", "100", "--curve-seeds", "3", "--out", str(out))

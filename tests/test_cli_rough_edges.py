@@ -75,6 +75,7 @@ def test_eval_rejects_every_bad_beta(bad):
         ["policy", "register", "x", "sc", "--beta", "7"],
     ],
 )
+@pytest.mark.slow
 def test_every_command_parses_beta_the_same_way(args, tmp_path):
     file = tmp_path / "c.py"
     file.write_text("x = 1\n")
@@ -145,6 +146,7 @@ class Raises(Controller):
 """
 
 
+@pytest.mark.slow
 def test_fail_fast_stops_a_sandboxed_file_at_its_first_failure(tmp_path):
     file = tmp_path / "raises.py"
     file.write_text(RAISES)
@@ -159,6 +161,7 @@ def test_fail_fast_stops_a_sandboxed_file_at_its_first_failure(tmp_path):
 # ---------------------------------------------------------------------------------------- tables
 
 
+@pytest.mark.slow
 def test_piped_tables_keep_every_digit_and_name():
     result = cli("eval", "-c", "sc", "-c", "cmc", "--store", STORE, "--store", "Qwen3-0.6B/hmmt25", "--seeds", "2")
     assert result.exit_code == 0, result.stderr
@@ -254,6 +257,7 @@ def test_help_keeps_brackets_and_shows_no_bool_metavar():
     assert "--data-dir" in text  # global, on every command
 
 
+@pytest.mark.slow
 def test_help_of_the_installed_command_names_values_not_python_types():
     """The real entry point (not the test runner's app) shows ``--store STORE``, never ``<list[str]>``."""
     for command in (["eval"], ["discover"], ["data", "fetch"], ["serve"]):

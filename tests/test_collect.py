@@ -177,6 +177,7 @@ def test_question_defects_name_file_row_and_field(tmp_path):
 # ---------------------------------------------------------------------- the store holds what was served
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("api", ["completions", "chat"])
 def test_store_matches_the_script_field_by_field(tmp_path, script, api):
     questions = write_questions(tmp_path)
@@ -225,6 +226,7 @@ def test_store_matches_the_script_field_by_field(tmp_path, script, api):
     assert len(served) == len(set(served))
 
 
+@pytest.mark.slow
 def test_a_reply_cut_short_by_the_context_window_ends_the_branch(tmp_path, script):
     # llama.cpp answers "length" with fewer tokens than asked when its context is full: asking again
     # would fail the same way, so the branch ends there
@@ -240,6 +242,7 @@ def test_a_reply_cut_short_by_the_context_window_ends_the_branch(tmp_path, scrip
     assert extra["finish_reason"] == "length" and extra["interval_tokens"] == branch.tokens
 
 
+@pytest.mark.slow
 def test_collected_store_loads_and_confidence_is_revealed_only_by_advances(tmp_path, script):
     questions = write_questions(tmp_path)
     out = tmp_path / "scripted" / "bench.json.gz"
@@ -272,6 +275,7 @@ def test_upstream_store_has_no_confidence(replay_data):
         episode.confidence(bid)
 
 
+@pytest.mark.slow
 def test_extended_store_defects_name_the_field(tmp_path, script):
     questions = write_questions(tmp_path)
     out = tmp_path / "scripted" / "bench.json.gz"
@@ -301,6 +305,7 @@ def test_extended_store_defects_name_the_field(tmp_path, script):
 # ---------------------------------------------------------------------- faults
 
 
+@pytest.mark.slow
 def test_faults_are_retried_and_change_nothing(tmp_path, script):
     questions = write_questions(tmp_path)
     clean_out = tmp_path / "a" / "m" / "bench.json.gz"
@@ -324,6 +329,7 @@ def test_a_non_retryable_error_stops_with_the_server_message(tmp_path, script):
             Collector(cfg).run()
 
 
+@pytest.mark.slow
 def test_retries_give_up_after_the_attempts(tmp_path, script):
     questions = write_questions(tmp_path)
     with InferenceServer(script, faults=["503"] * 50) as server:
@@ -335,6 +341,7 @@ def test_retries_give_up_after_the_attempts(tmp_path, script):
 # ---------------------------------------------------------------------- journal and resume
 
 
+@pytest.mark.slow
 def test_resume_reuses_the_journal_and_refuses_other_settings(tmp_path, script):
     questions = write_questions(tmp_path)
     out = tmp_path / "m" / "b.json.gz"
@@ -375,6 +382,7 @@ def test_journal_drops_a_torn_tail_and_a_torn_header(tmp_path):
     assert Journal(path).read()[0]["fingerprint"] == "f"
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
     questions = write_questions(tmp_path, n=3)
     script = make_script(0, 3, 6, DELTA, DYNASOR_SUFFIX, max_intervals=N)
@@ -440,6 +448,7 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(tmp_path):
 # ---------------------------------------------------------------------- command line
 
 
+@pytest.mark.slow
 def test_dry_run_estimates_before_sending_anything(tmp_path):
     questions = write_questions(tmp_path)
     cfg = config("http://127.0.0.1:9/v1", questions, tmp_path / "m" / "b.json.gz", probe_tokens=10)
@@ -458,6 +467,7 @@ def test_dry_run_estimates_before_sending_anything(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_cli_collect_import_list_and_eval(tmp_path, script):
     questions = write_questions(tmp_path)
     out = tmp_path / "stores" / "scripted" / "bench.json.gz"
@@ -504,6 +514,7 @@ def test_cli_collect_import_list_and_eval(tmp_path, script):
     assert taken.returncode == 2 and "published store" in taken.stderr
 
 
+@pytest.mark.slow
 def test_imported_collected_stores_feed_discover(tmp_path):
     # discovery's β grid reaches 64 branches: collect full-size pools from the scripted server
     data = tmp_path / "data"

@@ -73,6 +73,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
+@pytest.mark.slow
 def test_collect_from_a_real_model_then_eval(tmp_path, llama_server):
     questions = tmp_path / "arith.jsonl"
     rows = [{"question": "What is 12 + 30?", "answer": "42"}, {"question": "What is 7 times 6?", "answer": "42"}]

@@ -72,6 +72,7 @@ def test_verdict_reads_like_the_issue(results) -> None:
     ), text
 
 
+@pytest.mark.slow
 def test_compare_command_prints_the_paired_figures(results) -> None:
     run = subprocess.run(
         [*AUTOTTS, "compare", "cmc", "sc", *sum((["--store", s] for s in STORES), []), "--seeds", str(SEEDS), "--json"],
@@ -89,6 +90,7 @@ def test_compare_command_prints_the_paired_figures(results) -> None:
     assert data["per_store"][0]["accuracy_a"] == pytest.approx(results["cmc"][0].accuracy)
 
 
+@pytest.mark.slow
 def test_compare_command_table_and_verdict() -> None:
     run = subprocess.run(
         [*AUTOTTS, "compare", "cmc@0.5", "sc@1", "--store", STORES[0], "--seeds", "2"],
@@ -116,6 +118,7 @@ def test_compare_command_rejects_bad_input_without_traceback(args: list[str], me
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_compare_a_discovery_runs_chosen_controller(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

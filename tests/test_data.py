@@ -90,6 +90,7 @@ def test_bad_json_names_the_position(tmp_path):
         load_store_file(path)
 
 
+@pytest.mark.slow
 def test_data_check_cli_reports_defect_with_exit_2_and_no_traceback(tmp_path):
     path = write(tmp_path, mutate(lambda q: q["each_branch"][0].__setitem__(1, -1)))
     run = subprocess.run([*AUTOTTS, "data", "check", str(path)], capture_output=True, text=True)
@@ -132,6 +133,7 @@ def http_mirror(tmp_path):
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_fetch_cli_from_a_loopback_url(tmp_path, http_mirror):
     target = tmp_path / "from-url"
     run = subprocess.run(

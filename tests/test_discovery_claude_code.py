@@ -60,6 +60,7 @@ def scripted_agent(workspace: Path, data_dir: Path, repo: Path):
     return respond
 
 
+@pytest.mark.slow
 @needs_claude
 @needs_bwrap
 def test_claude_code_round_in_bubblewrap(tmp_path: Path, replay_data: Path) -> None:
@@ -106,6 +107,7 @@ def test_claude_code_round_in_bubblewrap(tmp_path: Path, replay_data: Path) -> N
     assert "aime25" not in snooped and "pyproject" not in snooped
 
 
+@pytest.mark.slow
 @needs_claude
 def test_claude_code_without_bubblewrap_stays_in_the_workspace(tmp_path: Path, monkeypatch) -> None:
     """No bwrap: no shell, and Claude Code's scoped permission rules deny files outside the workspace."""

@@ -36,6 +36,7 @@ def responder(body: dict, index: int) -> Reply:
     return Reply(text=SCRIPT[min(index, len(SCRIPT) - 1)], input_tokens=2000, output_tokens=1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 def test_discover_with_chat_api(kind: str, tmp_path) -> None:
     run = tmp_path / "run"
@@ -102,6 +103,7 @@ def test_discover_with_chat_api(kind: str, tmp_path) -> None:
         assert "gold_answer" not in text and '\\"gold\\"' not in text
 
 
+@pytest.mark.slow
 def test_max_usd_stops_before_spending_more(tmp_path) -> None:
     run = tmp_path / "run"
     with FakeServer("openai", responder) as server:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from autotts.discovery.loop import DiscoveryConfig, DiscoveryLoop, Reporter, new_run
 from autotts.discovery.proposers import Proposal, ProposalRequest, Proposer
 from discovery_helpers import HELDOUT, SEARCH, VALID
@@ -31,6 +33,7 @@ class Scripted(Proposer):
         return Proposal(source=source, model="script", cost_usd=0.25, summary=summary)
 
 
+@pytest.mark.slow
 def test_failed_round_is_recorded_and_fed_back(tmp_path: Path) -> None:
     config = DiscoveryConfig(
         proposer="scripted",

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from discovery_helpers import FAST, VALID, finished_rounds, journal
 
 AGENT = """
@@ -55,6 +57,7 @@ def _events(run: Path, name: str, number: int) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path: Path) -> None:
     state, run = tmp_path / "agent", tmp_path / "run"
     state.mkdir()

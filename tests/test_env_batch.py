@@ -35,6 +35,7 @@ def batch_outcomes(controller: Controller, questions, seeds) -> list[tuple]:
     return list(zip(answers, tokens.tolist(), latency.tolist(), strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["Qwen3-0.6B/aime25", "Qwen3-1.7B/hmmt25", "Qwen3-8B/aime24"])
 @pytest.mark.parametrize("name", ["cmc", "parallel-probe", "sc", "asc", "esc", "evo"])
 def test_builtin_batch_kernels_equal_their_scalar_runs(name, store):
@@ -168,6 +169,7 @@ def test_answer_ids_are_shuffled_per_question():
     assert revealing < len(store.questions) // 2
 
 
+@pytest.mark.slow
 def test_evaluation_uses_the_batch_and_gives_the_scalar_results():
     """evaluate() plays cmc through run_batch; with traces it plays run(): the same numbers."""
     cell = Cell(ControllerSpec("cmc"), 0.6, "Qwen3-0.6B/aime24", 25)

@@ -38,6 +38,7 @@ def play(question, seed: int, script) -> Episode:
     return ep
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(questions, st.integers(0, 1000), actions)
 def test_accounting_invariants(question, seed, script):

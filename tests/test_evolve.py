@@ -91,6 +91,7 @@ def test_frontier_score_rewards_savings_and_punishes_non_monotone_budgets() -> N
     assert simpler.fitness > cheap.fitness
 
 
+@pytest.mark.slow
 def test_rendered_files_behave_exactly_like_their_genomes(tmp_path: Path) -> None:
     genomes = varied_genomes(11, 6)
     cells = []
@@ -140,6 +141,7 @@ def test_shipped_evo_is_its_genome_rendered() -> None:
     assert evo.EvolvedController(0.5).knobs == resolve(genome_from_source(source), 0.5)
 
 
+@pytest.mark.slow
 def test_search_is_deterministic_and_improves_on_its_seeds() -> None:
     first, second = evolve(TINY, jobs=1), evolve(TINY, jobs=2)
     assert [genome_key(i.genome) for i in first.finalists] == [genome_key(i.genome) for i in second.finalists]
@@ -170,6 +172,7 @@ def test_search_never_loads_held_out_stores(monkeypatch: pytest.MonkeyPatch) -> 
         EvolveProposer(stores=("Qwen3-8B/hmmt25",))
 
 
+@pytest.mark.slow
 def test_proposer_continues_from_its_history(tmp_path: Path) -> None:
     assert proposer_class("evolve") is EvolveProposer
     proposer = EvolveProposer(

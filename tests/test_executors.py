@@ -33,6 +33,7 @@ def test_process_pool_equals_serial(serial):
     assert same(evaluate(CELLS, executor="process", jobs=2), serial)
 
 
+@pytest.mark.slow
 def test_ray_equals_serial(serial):
     ray = pytest.importorskip("ray", reason="Ray is part of the dev extras; install autotts[dev]")
     try:

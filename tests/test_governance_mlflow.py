@@ -84,6 +84,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log.close()
 
 
+@pytest.mark.slow
 def test_versions_evidence_decisions_and_aliases_reach_mlflow(mlflow_server: str, tmp_path: Path):
     reg_path = tmp_path / "reg.sqlite"
     plan = EvidencePlan(("Qwen3-4B/aime25",), 2, 1, (1.0,))

@@ -53,6 +53,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return reg
 
 
+@pytest.mark.slow
 def test_worse_is_refused_evo_approved_and_only_evo_promoted(gated: Path, tmp_path: Path):
     reg = tmp_path / "reg.sqlite"
     shutil.copyfile(gated, reg)
@@ -93,6 +94,7 @@ def test_worse_is_refused_evo_approved_and_only_evo_promoted(gated: Path, tmp_pa
     assert verified.returncode == 0 and json.loads(verified.stdout)["differs"] == 0
 
 
+@pytest.mark.slow
 def test_reject_revoke_override_and_resolve(gated: Path, tmp_path: Path):
     reg_path = tmp_path / "reg.sqlite"
     shutil.copyfile(gated, reg_path)
@@ -145,6 +147,7 @@ def test_criteria_toml_defaults_overrides_and_errors(tmp_path: Path):
         load_criteria(path)
 
 
+@pytest.mark.slow
 def test_stricter_criteria_refuse_evo_and_list_every_failure(gated: Path, tmp_path: Path):
     reg_path = tmp_path / "reg.sqlite"
     shutil.copyfile(gated, reg_path)
@@ -177,6 +180,7 @@ def _edited_record(path: Path, table: str, where: str, change) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["source", "approval", "hash", "entry", "alias", "deleted decision"])
 def test_audit_names_the_tampered_entry(gated: Path, tmp_path: Path, case: str):
     reg_path = tmp_path / "reg.sqlite"
@@ -225,6 +229,7 @@ def test_audit_names_the_tampered_entry(gated: Path, tmp_path: Path, case: str):
             reg.promote("evo@1", by="mallory")
 
 
+@pytest.mark.slow
 def test_library_cannot_rewrite_history(gated: Path, tmp_path: Path):
     reg_path = tmp_path / "reg.sqlite"
     shutil.copyfile(gated, reg_path)
@@ -244,6 +249,7 @@ def _register(reg: Path, name: str, beta: str, **env: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_concurrent_writers_both_land(tmp_path: Path):
     reg = tmp_path / "reg.sqlite"
     # each holds its write transaction open for a second, so the writes certainly overlap
@@ -257,6 +263,7 @@ def test_concurrent_writers_both_land(tmp_path: Path):
         assert [e["seq"] for e in r.audit_entries()] == [1, 2, 3] and not r.audit()
 
 
+@pytest.mark.slow
 def test_kill_9_inside_register_leaves_no_half_version(tmp_path: Path):
     reg = tmp_path / "reg.sqlite"
     first = _register(reg, "p", "1")
@@ -303,6 +310,7 @@ def test_same_content_is_one_version_and_diff_shows_changes(tmp_path: Path):
         resolve_policy("p", registry=reg_path)
 
 
+@pytest.mark.slow
 def test_robustness_result_is_evidence_and_approval_reads_it(tmp_path: Path):
     """`policy register --robustness` keeps an `autotts robustness` result with the version; the
     approval gate counts the conditions that flag the policy against ``max_robustness_flags``."""

@@ -40,6 +40,7 @@ def own_data(tmp_path: Path) -> Path:
     return private_stores(tmp_path / "data")
 
 
+@pytest.mark.slow
 def test_eval_out_writes_results_and_a_manifest_of_content_hashes(tmp_path: Path, data: Path):
     out = tmp_path / "r"
     result = cli(
@@ -62,6 +63,7 @@ def test_eval_out_writes_results_and_a_manifest_of_content_hashes(tmp_path: Path
     assert set(manifest["outputs"]) == {"results.json", "results.csv"}
 
 
+@pytest.mark.slow
 def test_verify_eval_equal_then_one_store_byte_names_exactly_the_changed_figures(tmp_path: Path, own_data: Path):
     out = tmp_path / "r"
     stores = ["--store", "Qwen3-4B/aime24", "--store", "Qwen3-4B/aime25"]
@@ -91,6 +93,7 @@ def test_verify_eval_equal_then_one_store_byte_names_exactly_the_changed_figures
     assert text.returncode == 1 and "differs: sc β=1 Qwen3-4B/aime25: accuracy: recorded" in text.stdout
 
 
+@pytest.mark.slow
 def test_verify_names_the_figures_of_a_changed_controller_file_only(tmp_path: Path, data: Path):
     controller = tmp_path / "few.py"
     controller.write_text(WORSE)
@@ -123,6 +126,7 @@ def test_verify_names_the_figures_of_a_changed_controller_file_only(tmp_path: Pa
     assert not any(name.startswith("sc ") for name in differing)
 
 
+@pytest.mark.slow
 def test_cannot_rerun_says_why_missing_store_other_version_bad_manifest(tmp_path: Path, own_data: Path):
     out = tmp_path / "r"
     made = cli(
@@ -163,6 +167,7 @@ def test_cannot_rerun_says_why_missing_store_other_version_bad_manifest(tmp_path
     assert missing.returncode == 2 and "no such folder" in missing.stderr
 
 
+@pytest.mark.slow
 def test_compare_and_card_manifests_verify(tmp_path: Path, data: Path):
     made = cli(
         "compare",
@@ -193,6 +198,7 @@ def test_compare_and_card_manifests_verify(tmp_path: Path, data: Path):
     assert cli("verify", str(tmp_path / "card"), data=data).returncode == 0
 
 
+@pytest.mark.slow
 def test_reproduce_folder_verifies(tmp_path: Path, own_data: Path):
     out = tmp_path / "rep"
     made = cli(
@@ -215,6 +221,7 @@ def test_reproduce_folder_verifies(tmp_path: Path, own_data: Path):
     assert json.loads(result.stdout)["equal"] == len(manifest["figures"]) > 50
 
 
+@pytest.mark.slow
 def test_discovery_run_and_its_report_verify_and_name_a_changed_candidate(tmp_path: Path, own_data: Path):
     run = tmp_path / "run"
     made = cli(

@@ -122,6 +122,7 @@ def assert_same(live, episode: Replayed) -> None:
     ("ref", "beta"),
     [(name, 0.5) for name in ("sc", "cmc", "esc", "asc", "sac", "short-m", "parallel-probe", "evo")],
 )
+@pytest.mark.slow
 def test_live_decides_exactly_as_replay_on_the_same_branches(script, replay, ref, beta):
     jobs = [(q, seed) for q in range(Q) for seed in (0, 3)]
     with TrackingServer(script) as server:
@@ -133,6 +134,7 @@ def test_live_decides_exactly_as_replay_on_the_same_branches(script, replay, ref
     assert all(r.usage["generated_tokens"] >= r.tokens > 0 for r in results)
 
 
+@pytest.mark.slow
 def test_a_sandboxed_controller_file_decides_exactly_as_replay(script, replay):
     ref = str(CANDIDATES / "cmc_like.py")
     jobs = [(q, 0) for q in range(Q)]
@@ -169,6 +171,7 @@ def test_confidence_is_revealed_as_in_a_collected_store(script, replay):
     assert [pytest.approx(v, abs=1e-3) for v in want[0]] == live[0] and len(live[1]) == 1 and live[2] == want[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["500", "hang", "drop"])
 def test_a_branch_failing_for_good_ends_with_err_and_the_request_completes(script, fault):
     with TrackingServer(script, broken={(0, 3): fault}, slow=1.0) as server:
@@ -189,6 +192,7 @@ def test_every_branch_failing_is_a_clear_502(script):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["500", "503", "timeout", "drop", "drop_mid"])
 def test_transient_faults_are_retried_and_change_nothing(script, replay, fault):
     with TrackingServer(script, faults=[fault] * 3, slow=1.5) as server:
@@ -197,6 +201,7 @@ def test_transient_faults_are_retried_and_change_nothing(script, replay, fault):
     assert_same(live, replay_episode(replay[1], "cmc", 0.5, 0))
 
 
+@pytest.mark.slow
 def test_deadline_cancels_the_generations_in_flight(script):
     with TrackingServer(script, hold=0.4) as server:
         source = load_policy("sc", beta=0.5, allow_unapproved=True, warn=lambda _: None)
@@ -241,6 +246,7 @@ def test_episode_profile_and_drift_flag():
 # ---------------------------------------------------------------------- autotts serve, over HTTP
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ref", ["cmc", str(CANDIDATES / "cmc_like.py")], ids=["builtin", "sandboxed-file"])
 def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay, tmp_path, ref):
     from openai import OpenAI
@@ -295,6 +301,7 @@ def test_serve_with_the_openai_sdk_equals_replay_and_is_monitored(script, replay
     )
 
 
+@pytest.mark.slow
 def test_serve_load_20_concurrent_requests_lose_nothing(tmp_path):
     """Bounded load: 20 concurrent SDK requests (one question each), twice; none lost, every one equal to
     replay, no request for a branch after it was pruned, nothing left in flight on the backend, memory
@@ -372,6 +379,7 @@ def test_serve_load_20_concurrent_requests_lose_nothing(tmp_path):
     assert checked > 0
 
 
+@pytest.mark.slow
 def test_serve_backpressure_refuses_beyond_the_queue(script, tmp_path):
     with TrackingServer(script, hold=0.3) as backend, serve(
         "sc", "--allow-unapproved", "--beta", "0", "--backend", backend.url, "--model", "scripted",
@@ -387,6 +395,7 @@ def test_serve_backpressure_refuses_beyond_the_queue(script, tmp_path):
     assert refused[1]["retry-after"] and "queued" in refused[2]["error"]["message"]
 
 
+@pytest.mark.slow
 def test_serve_rejects_bad_requests_with_the_field_named(script, tmp_path):
     with TrackingServer(script) as backend, serve(
         "sc", "--allow-unapproved", "--beta", "0", "--backend", backend.url, "--model", "scripted",
@@ -404,6 +413,7 @@ def test_serve_rejects_bad_requests_with_the_field_named(script, tmp_path):
         assert post(url + "/chat/completions", b"{")[0] == 400
 
 
+@pytest.mark.slow
 def test_graceful_shutdown_finishes_the_request_in_flight(script, tmp_path):
     with TrackingServer(script, hold=0.2) as backend, serve(
         "sc", "--allow-unapproved", "--beta", "0.25", "--backend", backend.url, "--model", "scripted",
@@ -427,6 +437,7 @@ def test_graceful_shutdown_finishes_the_request_in_flight(script, tmp_path):
     assert code in (0, -signal.SIGTERM) and "serve: stopped (0 requests failed at shutdown)" in serve_log(tmp_path)
 
 
+@pytest.mark.slow
 def test_serve_refuses_an_unapproved_policy(tmp_path):
     from governance_helpers import cli
 
@@ -438,6 +449,7 @@ def test_serve_refuses_an_unapproved_policy(tmp_path):
     assert result.returncode == 2 and "nope" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_registered_unapproved_version_runs_only_with_the_flag_and_is_audited(tmp_path):
     from autotts.governance import Registry
     from autotts.governance.evidence import EvidencePlan, collect_evidence, controller_source
@@ -472,6 +484,7 @@ def test_a_registered_unapproved_version_runs_only_with_the_flag_and_is_audited(
     assert not warnings  # an approved version runs without the flag and without a warning
 
 
+@pytest.mark.slow
 def test_run_writes_results_and_the_sim_to_real_comparison(script, tmp_path):
     """``autotts collect`` then ``autotts run`` against the same scripted server: every episode is
     identical to its replay twin, and the figures agree."""
@@ -509,6 +522,7 @@ def replay_episode_gold(script, q: int) -> str:
     return text.rsplit("\\boxed{", 1)[1].rsplit("}", 1)[0]
 
 
+@pytest.mark.slow
 def test_serve_drift_reference_from_a_replay_store(script, tmp_path):
     """--drift-store replays the policy first; each reply says whether it stayed in the replay range and
     /healthz and /metrics carry the monitor's state."""
@@ -532,6 +546,7 @@ def test_serve_drift_reference_from_a_replay_store(script, tmp_path):
     assert metric(metrics_text, "autotts_drift_outside_share", 'quantity="branches_opened"') == 0
 
 
+@pytest.mark.slow
 def test_a_client_that_hangs_up_abandons_its_generations(script, tmp_path):
     with TrackingServer(script, hold=0.3) as backend, serve(
         "sc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",
@@ -552,6 +567,7 @@ def test_a_client_that_hangs_up_abandons_its_generations(script, tmp_path):
     assert metric(metrics_text, "autotts_requests_in_flight") == 0
 
 
+@pytest.mark.slow
 def test_a_controller_that_raises_or_cheats_fails_the_request_clearly(script, tmp_path):
     raising = tmp_path / "raising.py"
     raising.write_text(
@@ -572,6 +588,7 @@ def test_a_controller_that_raises_or_cheats_fails_the_request_clearly(script, tm
     assert cheated.status == 500 and "never revealed" in cheated.error
 
 
+@pytest.mark.slow
 def test_shutdown_fails_what_outlives_the_drain_with_a_clean_503(script, tmp_path):
     with TrackingServer(script, hold=0.5) as backend, serve(
         "sc", "--allow-unapproved", "--beta", "0.5", "--backend", backend.url, "--model", "scripted",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from governance_helpers import cli
 from live_helpers import get, metric, read_jsonl, serve
 from test_collect_e2e import llama_server  # noqa: F401 - the module-scoped server fixture
@@ -18,6 +20,7 @@ SETTINGS = ["--interval", str(DELTA), "--max-tokens", str(DELTA * INTERVALS), "-
             "--probe-tokens", "8", "--temperature", "0.7", "--timeout", "600"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_openai_sdk_calls_serve_in_front_of_gemma(tmp_path, llama_server):  # noqa: F811
     from openai import OpenAI
 
@@ -52,6 +55,7 @@ def test_openai_sdk_calls_serve_in_front_of_gemma(tmp_path, llama_server):  # no
     assert {x["request_id"] for x in actions} == {summary["request_id"]} and lines[-1]["event"] == "end"
 
 
+@pytest.mark.slow
 def test_run_against_gemma_with_the_sim_to_real_comparison(tmp_path, llama_server):  # noqa: F811
     questions = tmp_path / "arith.jsonl"
     rows = [{"question": "What is 12 + 30?", "answer": "42"}, {"question": "What is 7 times 6?", "answer": "42"}]

@@ -37,6 +37,7 @@ def harness_results(reference_dir):
     return rows, evaluate(cells, jobs=2)
 
 
+@pytest.mark.slow
 def test_every_harness_figure_is_reproduced_exactly(harness_results):
     rows, results = harness_results
     assert len(rows) == 40
@@ -48,6 +49,7 @@ def test_every_harness_figure_is_reproduced_exactly(harness_results):
     assert not mismatches
 
 
+@pytest.mark.slow
 def test_cmc_matches_table1_on_all_24_cells(reference_dir):
     published = {}
     with (reference_dir / "paper_table1.csv").open() as handle:
@@ -81,6 +83,7 @@ class MajorityOfSixteen:
 '''
 
 
+@pytest.mark.slow
 def test_upstream_style_file_runs_unchanged_and_matches_the_harness(tmp_path, reference_dir):
     path = tmp_path / "upstream_sc.py"
     path.write_text(UPSTREAM_SC)

@@ -31,12 +31,14 @@ def read(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_every_image_is_embedded(report: Path) -> None:
     assert_self_contained(report / "report.html")
     names = {p.name for p in report.glob("*.png")}
     assert {"trajectory.png", "heldout_scaling.png", "heldout_oracle.png", "card_schedule.png"} <= names
 
 
+@pytest.mark.slow
 def test_trajectory_marks_the_failed_round(report: Path, run_folder: Path) -> None:
     rows = read(report / "trajectory.csv")
     assert [r["status"] for r in rows] == ["valid", "invalid"]
@@ -47,6 +49,7 @@ def test_trajectory_marks_the_failed_round(report: Path, run_folder: Path) -> No
     assert "`import os` is not allowed" in (report / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_table_numbers_equal_a_fresh_evaluation(report: Path, run_folder: Path) -> None:
     candidate = ControllerSpec(str(run_folder / "rounds/001/candidate.py"))
     fresh = evaluate(
@@ -74,6 +77,7 @@ def test_table_numbers_equal_a_fresh_evaluation(report: Path, run_folder: Path) 
     assert [r["store"] for r in oracle] == HELDOUT
 
 
+@pytest.mark.slow
 def test_report_contains_the_policy_card_and_code(report: Path) -> None:
     html = (report / "report.html").read_text()
     assert "Policy card of round 1" in html and "class WidthThenDepth" in html
@@ -87,6 +91,7 @@ def test_report_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
         assert message in result.stderr
 
 
+@pytest.mark.slow
 def test_frontier_figures_follow_from_the_results(report: Path) -> None:
     results = read(report / "heldout_results.csv")
     frontier = {(r["method"], r["store"]): r for r in read(report / "heldout_frontier.csv")}
@@ -109,6 +114,7 @@ def test_frontier_figures_follow_from_the_results(report: Path) -> None:
                 assert float(row["saving % vs SC@64"]) == pytest.approx(saving, abs=0.01)
 
 
+@pytest.mark.slow
 def test_the_answer_comes_first(report: Path) -> None:
     """The verdict box opens the page; the code and the hashes come after everything else."""
     html = (report / "report.html").read_text()
@@ -136,6 +142,7 @@ def test_the_answer_comes_first(report: Path) -> None:
         assert (report / name).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_pooled_frontier_row_is_read_off_the_mean_curve(report: Path) -> None:
     results = read(report / "heldout_results.csv")
     frontier = {(r["method"], r["store"]): r for r in read(report / "heldout_frontier.csv")}

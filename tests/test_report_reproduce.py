@@ -38,6 +38,7 @@ def html_rows(page: str) -> list[list[str]]:
     ]
 
 
+@pytest.mark.slow
 def test_report_shows_the_table_with_the_papers_numbers(out: Path) -> None:
     shown = html_rows((out / "report.html").read_text())
     table = rows(out / "table1.csv")
@@ -59,6 +60,7 @@ def test_report_shows_the_table_with_the_papers_numbers(out: Path) -> None:
     assert f"{matched} of {compared} cells equal the paper" in page
 
 
+@pytest.mark.slow
 def test_oracle_bounds_equal_a_direct_computation(out: Path) -> None:
     bounds = store_bounds(load_store(STORE), seeds=SEEDS)
     (row,) = rows(out / "oracle_bounds.csv")
@@ -73,6 +75,7 @@ def test_oracle_bounds_equal_a_direct_computation(out: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_every_plot_is_embedded_and_the_card_is_inside(out: Path) -> None:
     page = assert_self_contained(out / "report.html")
     assert any(p.name.startswith("card_timeline") for p in out.glob("*.png"))

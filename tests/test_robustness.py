@@ -52,6 +52,7 @@ def _cell(r: Robustness, controller: str, condition: str):
     return v
 
 
+@pytest.mark.slow
 def test_the_fragile_controller_is_flagged_and_evo_and_cmc_hold_where_it_breaks(report: Robustness) -> None:
     fragile = report.policy.label
     assert fragile == "fragile_delta"
@@ -94,6 +95,7 @@ def _sc64(store, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(acc), np.array(tok)
 
 
+@pytest.mark.slow
 def test_sc64_figures_under_every_transform_match_an_independent_computation(report: Robustness) -> None:
     doc = report.to_json()
     conditions = {c.name: c for c in default_conditions(subset_replicates=2)}
@@ -124,6 +126,7 @@ def test_sc64_figures_under_every_transform_match_an_independent_computation(rep
     assert registered_stores() == []  # every transformed store was unregistered after use
 
 
+@pytest.mark.slow
 def test_figures_are_paired_differences_from_the_unit_vectors(report: Robustness) -> None:
     base = report.results[0]
     for label in report.labels:
@@ -139,6 +142,7 @@ def test_figures_are_paired_differences_from_the_unit_vectors(report: Robustness
         assert beta == (reaching[0] if reaching else max(BETAS, key=lambda b: own.accuracy[b].mean()))
 
 
+@pytest.mark.slow
 def test_strata_follow_the_pool_difficulty_of_each_question(report: Robustness) -> None:
     tiers = {}
     for name in STORES:
@@ -161,6 +165,7 @@ def test_strata_follow_the_pool_difficulty_of_each_question(report: Robustness) 
     assert _cell(report, "evo", "benchmark: aime25").questions == 30
 
 
+@pytest.mark.slow
 def test_task_mix_reuse_equals_evaluating_the_transformed_stores(report: Robustness) -> None:
     conditions = select_conditions(default_conditions(), ["hard-heavy"])
     real = [dataclasses.replace(c, reuses_base=False) for c in conditions]
@@ -173,6 +178,7 @@ def test_task_mix_reuse_equals_evaluating_the_transformed_stores(report: Robustn
     np.testing.assert_allclose(mixed.families["SC@64"].tokens[1.0], reused.families["SC@64"].tokens[1.0])
 
 
+@pytest.mark.slow
 def test_json_schema_and_html_state_the_failures_in_plain_words(report: Robustness, tmp_path: Path) -> None:
     path = report.write_json(tmp_path / "robustness.json")
     doc = json.loads(path.read_text())
@@ -190,6 +196,7 @@ def test_json_schema_and_html_state_the_failures_in_plain_words(report: Robustne
     assert "<script" not in page and "://" not in page
 
 
+@pytest.mark.slow
 def test_policy_references(tmp_path_factory: pytest.TempPathFactory) -> None:
     with pytest.raises(ReportInputError, match=r"registry references need `autotts policy` \(not available\)"):
         resolve_entry("my-policy@1.2.0")
@@ -207,6 +214,7 @@ def test_policy_references(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert entry.kind == "run" and entry.spec.ref.endswith("rounds/001/candidate.py")
 
 
+@pytest.mark.slow
 def test_transfer_matrix_of_a_discovery_run(tmp_path_factory: pytest.TempPathFactory) -> None:
     run = run_folder(tmp_path_factory)  # discovered on Qwen3-4B/aime24
     r = analyse(
@@ -227,6 +235,7 @@ def test_transfer_matrix_of_a_discovery_run(tmp_path_factory: pytest.TempPathFac
     assert cells["benchmark: aime25"]["target_stores"] == ["Qwen3-0.6B/aime25"]
 
 
+@pytest.mark.slow
 def test_command_end_to_end_with_a_sandboxed_file(tmp_path: Path) -> None:
     out = tmp_path / "rob"
     result = CliRunner().invoke(
@@ -243,6 +252,7 @@ def test_command_end_to_end_with_a_sandboxed_file(tmp_path: Path) -> None:
     assert (out / "robustness.html").is_file()
 
 
+@pytest.mark.slow
 def test_a_controller_the_sandbox_stops_is_an_error_not_a_figure(tmp_path: Path) -> None:
     bad = tmp_path / "sneaky.py"
     bad.write_text(
@@ -310,6 +320,7 @@ def test_any_store_file_works_and_conditions_that_cannot_apply_say_why(tmp_path:
     assert cells["model: my-model"]["questions"] == 8
 
 
+@pytest.mark.slow
 def test_files_go_through_the_sandbox_and_built_ins_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
     from autotts.sandbox import seam as run_module
 

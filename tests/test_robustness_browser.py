@@ -45,6 +45,7 @@ def visible_text(page: Path, profile: Path, screenshot: Path) -> tuple[str, list
         browser.close()
 
 
+@pytest.mark.slow
 def test_robustness_report_renders_and_names_the_failing_conditions(tmp_path: Path) -> None:
     if CHROMIUM is None:
         pytest.fail("no Chromium: apt-get update && apt-get install -y chromium (or set AUTOTTS_SKIP_BROWSER=1)")

@@ -155,6 +155,7 @@ def test_the_corpus_covers_every_class_of_attack():
         assert required in names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
 def test_hostile_file_ends_as_a_failure_or_an_honest_score(path, corpus):
     result = corpus["by_name"][path.name]
@@ -205,12 +206,14 @@ REASONS = {  # what the reason of a contained file must mention
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "words"), sorted(REASONS.items()))
 def test_reasons_name_what_happened(name, words, corpus):
     result = corpus["by_name"][name]
     assert words in str(stopped([result]) or result.failures[0])
 
 
+@pytest.mark.slow
 def test_nothing_outside_the_scratch_folder_changed(arena, corpus):
     before = corpus["watched_before"]
     assert tree_state(arena["outside"], skip=arena["scratch"]) == before["outside"]
@@ -220,6 +223,7 @@ def test_nothing_outside_the_scratch_folder_changed(arena, corpus):
     assert corpus["connections"] == 0
 
 
+@pytest.mark.slow
 def test_the_scratch_quota_and_the_log_cap_hold(arena, corpus):
     """The disk filler got a score (it stopped at the quota), and nothing it wrote reached this disk
     beyond the capped log."""
@@ -229,6 +233,7 @@ def test_the_scratch_quota_and_the_log_cap_hold(arena, corpus):
     assert not list(arena["scratch"].rglob("fill-*"))  # the scratch folder was a tmpfs inside the sandbox
 
 
+@pytest.mark.slow
 def test_no_secret_reached_any_output(arena, corpus):
     for result in corpus["by_name"].values():
         text = repr(result.answers) + repr(result.failures) + repr(result.traces)
@@ -238,11 +243,13 @@ def test_no_secret_reached_any_output(arena, corpus):
             assert CANARY.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_no_process_is_left_behind_and_the_parent_lives(corpus):
     assert corpus["left_behind"] == []
     assert os.getppid() > 0  # we are still here: nothing killed this process
 
 
+@pytest.mark.slow
 def test_honest_references_in_the_sandbox_equal_in_process(corpus):
     for name, sandboxed in corpus["sandboxed_references"].items():
         reference = corpus["references"][name]
@@ -252,6 +259,7 @@ def test_honest_references_in_the_sandbox_equal_in_process(corpus):
         assert np.array_equal(sandboxed.latency, reference.latency)
 
 
+@pytest.mark.slow
 def test_raise_for_stops(corpus):
     raise_for_stops([corpus["sandboxed_references"]["sc"]])
     with pytest.raises(SandboxViolation) as caught:
@@ -263,6 +271,7 @@ def test_raise_for_stops(corpus):
 # ---------------------------------------------------------------- honest candidates
 
 
+@pytest.mark.slow
 def test_sandboxed_results_equal_in_process_and_do_not_depend_on_jobs(tmp_path):
     # 26 and 30 seeds: cells span two blocks, so jobs=2 splits them across workers
     cmc_like = [Cell(ControllerSpec(str(CANDIDATES / "cmc_like.py")), 1.0, STORE, 26)]
@@ -282,6 +291,7 @@ def test_sandboxed_results_equal_in_process_and_do_not_depend_on_jobs(tmp_path):
     assert 60 < one[0].accuracy <= 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cmc", "parallel-probe", "asc", "esc", "evo"])
 def test_builtins_in_the_sandbox_equal_in_process_episode_for_episode(name, tmp_path):
     """The built-ins, played behind the boundary through run() and through run_batch, against the
@@ -298,6 +308,7 @@ def test_builtins_in_the_sandbox_equal_in_process_episode_for_episode(name, tmp_
         assert [t["trace"] for t in b.traces] == [t["trace"] for t in c.traces]
 
 
+@pytest.mark.slow
 def test_a_candidate_run_batch_is_used_in_the_sandbox_and_equals_run(tmp_path):
     """Without traces the sandbox plays a candidate's run_batch (one lockstep batch per block); the
     numbers equal the per-episode run() that trace passes use."""
@@ -310,6 +321,7 @@ def test_a_candidate_run_batch_is_used_in_the_sandbox_and_equals_run(tmp_path):
     assert batched[1].mean_tokens > batched[0].mean_tokens
 
 
+@pytest.mark.slow
 def test_traces_match_the_in_process_harness(tmp_path):
     cells = [Cell(ControllerSpec(str(CANDIDATES / "cmc_like.py")), 0.5, STORE, 2)]
     (sandboxed,) = evaluate_sandboxed(cells, jobs=1, want_traces=True, scratch=tmp_path)
@@ -318,6 +330,7 @@ def test_traces_match_the_in_process_harness(tmp_path):
     assert [t["trace"] for t in sandboxed.traces] == [t["trace"] for t in trusted.traces]
 
 
+@pytest.mark.slow
 def test_published_harness_files_run_sandboxed_unchanged(tmp_path):
     """A ``solve(question)`` file written for the published harness runs behind the boundary with
     the results it has in-process."""
@@ -340,6 +353,7 @@ def test_published_harness_files_run_sandboxed_unchanged(tmp_path):
     assert sandboxed[1].mean_tokens > sandboxed[0].mean_tokens > 0
 
 
+@pytest.mark.slow
 def test_blocks_stream_to_on_block(tmp_path):
     seen = []
     cells = grid([ControllerSpec(str(CANDIDATES / "honest_vote.py"))], [0.0, 1.0], [STORE], 30)
@@ -366,6 +380,7 @@ def test_an_environment_refuses_stores_with_gold(monkeypatch, tmp_path):
     assert "gold" in logs
 
 
+@pytest.mark.slow
 def test_pool_inspects_a_candidate(tmp_path):
     ref = str(CANDIDATES / "cmc_like.py")
     with SandboxPool([ref], [STORE], jobs=1, scratch=tmp_path) as pool:
@@ -450,6 +465,7 @@ def test_the_seccomp_program_denies_process_creation():
         assert boundary.SYSCALLS["x86_64"][call] in numbers
 
 
+@pytest.mark.slow
 def test_confidence_reaches_sandboxed_controllers_once_revealed(tmp_path):
     """On a store with per-interval confidence (as `autotts collect` writes), a sandboxed controller
     reads exactly what the in-process episode shows: the confidence of the intervals revealed."""

@@ -98,6 +98,7 @@ def test_space_genomes_change_behaviour() -> None:
     assert b.mean_tokens > a.mean_tokens * 1.1
 
 
+@pytest.mark.slow
 def test_run_batch_decides_exactly_as_run_across_the_space() -> None:
     """The lockstep form (used by evaluate, so by every evolve fitness) equals run() in every episode,
     for the published points, the evolve seeds and random mutants of them."""

@@ -142,6 +142,7 @@ def test_every_hostile_file_fails_validation_with_a_reason():
 # ---------------------------------------------------------------- sandboxed checks
 
 
+@pytest.mark.slow
 def test_honest_candidates_validate():
     for path in (CANDIDATES / "honest_vote.py", CANDIDATES / "cmc_like.py", CANDIDATES / "batched_vote.py"):
         result = validate_candidate(path)
@@ -157,6 +158,7 @@ def test_honest_candidates_validate():
         assert data["ok"] and data["class_name"] == result.class_name
 
 
+@pytest.mark.slow
 def test_a_run_batch_that_decides_differently_is_rejected(tmp_path):
     source = (CANDIDATES / "batched_vote.py").read_text()
     one_window_more = 'for k in range(self.params["windows"] + 1):'
@@ -168,6 +170,7 @@ def test_a_run_batch_that_decides_differently_is_rejected(tmp_path):
     assert check(result, "monotone tokens")["ok"] is None
 
 
+@pytest.mark.slow
 def test_extra_constructor_argument_is_rejected_unless_no_beta_rule(tmp_path):
     path = write(
         tmp_path,
@@ -186,6 +189,7 @@ def test_extra_constructor_argument_is_rejected_unless_no_beta_rule(tmp_path):
     assert validate_candidate(path, beta_rule=False).ok
 
 
+@pytest.mark.slow
 def test_non_monotone_budget_is_rejected(tmp_path):
     path = write(
         tmp_path,
@@ -204,6 +208,7 @@ def test_non_monotone_budget_is_rejected(tmp_path):
     assert result.tokens_by_beta[0.0] > result.tokens_by_beta[1.0]
 
 
+@pytest.mark.slow
 def test_impure_schedule_is_rejected(tmp_path):
     path = write(
         tmp_path,
@@ -224,6 +229,7 @@ def test_impure_schedule_is_rejected(tmp_path):
     assert not result.ok and result.reason.startswith("schedule:") and "pure function" in result.reason
 
 
+@pytest.mark.slow
 def test_remembering_answers_across_episodes_is_rejected(tmp_path):
     """Module state survives from one episode to the next within a process: validation plays the
     episodes in two orders and sees the answers change."""
@@ -245,6 +251,7 @@ def test_remembering_answers_across_episodes_is_rejected(tmp_path):
     assert not result.ok and result.reason.startswith("independent episodes:")
 
 
+@pytest.mark.slow
 def test_each_episode_gets_its_own_controller_instance(tmp_path):
     """State kept on ``self`` cannot leak between episodes: every episode has a fresh instance."""
     path = write(
@@ -269,6 +276,7 @@ def test_each_episode_gets_its_own_controller_instance(tmp_path):
     assert not cell.failures and np.array_equal(cell.tokens, sc32.tokens)  # 32 branches read in every episode
 
 
+@pytest.mark.slow
 def test_numpy_values_in_schedule_get_a_hint(tmp_path):
     path = write(
         tmp_path,
@@ -288,6 +296,7 @@ def test_numpy_values_in_schedule_get_a_hint(tmp_path):
     assert not result.ok and "float()" in result.reason
 
 
+@pytest.mark.slow
 def test_shape_problems_are_reported(tmp_path):
     two = write(tmp_path, "class A(Controller):\n    pass\n\nclass B(Controller):\n    pass\n", "two.py")
     assert "exactly one" in validate_candidate(two).reason
@@ -305,6 +314,7 @@ def test_shape_problems_are_reported(tmp_path):
     assert [c["ok"] for c in result.checks][-1] is None  # later checks are marked as not run
 
 
+@pytest.mark.slow
 def test_a_raising_candidate_fails_the_quick_run_with_its_episode(tmp_path):
     path = write(
         tmp_path,
@@ -323,6 +333,7 @@ def test_a_raising_candidate_fails_the_quick_run_with_its_episode(tmp_path):
 # ---------------------------------------------------------------- the command
 
 
+@pytest.mark.slow
 def test_validate_command_exit_codes_and_json(tmp_path):
     runner = CliRunner()
     good = runner.invoke(app, ["validate", str(CANDIDATES / "honest_vote.py")])
