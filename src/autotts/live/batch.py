@@ -138,24 +138,12 @@ def sim_to_real(
 ) -> dict[str, Any]:
     """The replay prediction for the same policy and β on ``store_ref`` beside the live figures."""
     from ..data.lookup import load_store
-    from ..evaluation import ControllerSpec, grid
-    from ..report.runs import run_cells
-    from .monitor import replay_reference  # noqa: F401 - same evaluation path as the drift reference
+    from .policy import play_in_replay
 
     source = service.source
     store = load_store(store_ref)
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="autotts-sim2real-") as tmp:
-        if source.kind == "builtin":
-            ref = source.class_ref
-        else:
-            path = Path(tmp) / source.filename
-            path.write_text(source.source, encoding="utf-8")
-            ref = str(path) + (f":{source.class_ref}" if source.class_ref else "")
-        spec = ControllerSpec(ref, tuple(source.overrides.items()))
-        count = max(seeds, episode_seed + 1)
-        (replay,) = run_cells(grid([spec], [source.beta], [store_ref], count), trusted=trusted)
+    count = max(seeds, episode_seed + 1)
+    replay = play_in_replay(source, store_ref, count, trusted=trusted)
     # each replay seed is one possible live run over the store's questions: the spread of the per-seed
     # means is where a live run is expected to land (min..max under 40 seeds, else the central 95%)
     replay_figures = {

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 from collections import deque
@@ -183,18 +182,9 @@ def replay_reference(source: Any, store: str, *, seeds: int = 5, trusted: bool =
     """Play the policy (a :class:`~.policy.PolicySource`) at its β on a replay store, with traces,
     and keep each episode's drift quantities. A controller file runs behind the sandbox unless
     ``trusted``, as everywhere else."""
-    from ..evaluation import ControllerSpec, grid
-    from ..report.runs import run_cells
+    from .policy import play_in_replay
 
-    with tempfile.TemporaryDirectory(prefix="autotts-drift-") as tmp:
-        if source.kind == "builtin":
-            ref = source.class_ref
-        else:
-            path = Path(tmp) / source.filename
-            path.write_text(source.source, encoding="utf-8")
-            ref = str(path) + (f":{source.class_ref}" if source.class_ref else "")
-        spec = ControllerSpec(ref, tuple(source.overrides.items()))
-        (result,) = run_cells(grid([spec], [source.beta], [store], seeds), want_traces=True, trusted=trusted)
+    result = play_in_replay(source, store, seeds, want_traces=True, trusted=trusted)
     values: dict[str, list[int]] = {q: [] for q in DRIFT_QUANTITIES}
     for trace in result.traces:
         from ..report.card import episode_shape

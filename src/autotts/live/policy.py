@@ -70,6 +70,27 @@ class PolicySource:
         }
 
 
+def play_in_replay(
+    source: PolicySource, store: str, seeds: int, *, want_traces: bool = False, trusted: bool = False
+) -> Any:
+    """The policy at its β (and overrides) on a replay store over seeds ``0..seeds-1``: the cells
+    ``autotts eval`` plays, a controller file behind the sandbox unless ``trusted``. Returns its
+    :class:`~autotts.evaluation.CellResult` (with traces when asked)."""
+    from ..evaluation import ControllerSpec, grid
+    from ..report.runs import run_cells
+
+    with tempfile.TemporaryDirectory(prefix="autotts-replay-") as tmp:
+        if source.kind == "builtin":
+            ref = source.class_ref
+        else:
+            path = Path(tmp) / source.filename
+            path.write_text(source.source, encoding="utf-8")
+            ref = str(path) + (f":{source.class_ref}" if source.class_ref else "")
+        spec = ControllerSpec(ref, tuple(source.overrides.items()))
+        (result,) = run_cells(grid([spec], [source.beta], [store], seeds), want_traces=want_traces, trusted=trusted)
+    return result
+
+
 def is_registry_ref(ref: str) -> bool:
     return "@" in ref and not is_file_ref(ref)
 
