@@ -246,3 +246,16 @@ def test_a_round_fails_where_the_trace_pass_and_the_evaluation_disagree() -> Non
     reason = _first_disagreement(traced, other)
     assert reason.startswith("run_batch and run disagree in") and f"{store} question" in reason
     assert "seed 0 at β=0.3" in reason
+
+
+def test_frontier_figures_of_a_reference_that_spent_nothing_have_no_saving() -> None:
+    """A reference whose every episode failed (0 tokens) gives no saving figure instead of a crash."""
+    from autotts.discovery.selection import frontier_figures
+
+    rows = [
+        {"beta": b, "store": "s", "accuracy": a, "tokens": t, "latency_tokens": t}
+        for b, a, t in ((0.0, 10.0, 100.0), (1.0, 30.0, 400.0))
+    ]
+    figures = frontier_figures(rows, {"accuracy": 20.0, "tokens": 0.0})
+    assert figures["saving_vs_sc64"] is None and figures["tokens_at_sc64_accuracy"] is not None
+    assert frontier_figures(rows, {"accuracy": 20.0, "tokens": 1000.0})["saving_vs_sc64"] > 0.7

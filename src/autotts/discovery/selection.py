@@ -33,5 +33,7 @@ def frontier_figures(rows: Sequence[dict[str, Any]], reference: dict[str, float]
         at = tokens_at_accuracy(points, reference["accuracy"])
         figures["sc64_accuracy"] = round(reference["accuracy"], 4)
         figures["tokens_at_sc64_accuracy"] = None if at is None else round(at, 1)
-        figures["saving_vs_sc64"] = None if at is None else round(1.0 - at / reference["tokens"], 4)
+        # a reference that spent nothing (every episode failed) has no saving to speak of
+        spent = reference["tokens"]
+        figures["saving_vs_sc64"] = None if at is None or not spent else round(1.0 - at / spent, 4)
     return figures

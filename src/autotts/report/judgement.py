@@ -191,7 +191,7 @@ def _frontier_figures(points: list[tuple[float, float]], sc64: tuple[float, floa
     return (
         sc64[0],
         reach,
-        None if reach is None else 100.0 * (1 - reach / sc64[1]),
+        None if reach is None or not sc64[1] else 100.0 * (1 - reach / sc64[1]),
         max(a for _, a in points),
         area_under_curve(points),
     )
