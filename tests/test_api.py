@@ -66,6 +66,14 @@ def test_registry_rejects_a_taken_name_and_lists_known_ones_when_a_name_is_unkno
         registry.add("a", dict)
     with pytest.raises(RegistryError, match="unknown widget 'b'; known: a"):
         registry.get("b")
+    def only_dicts(name: str, obj: type) -> None:
+        if obj is not dict:
+            raise RegistryError(f"{name} is not dict")
+
+    picky: Registry[type] = Registry("widget", "autotts.test-widgets", {"d": "collections:OrderedDict"}, only_dicts)
+    for _ in range(2):  # a refused entry is refused on every lookup, not cached
+        with pytest.raises(RegistryError, match="d is not dict"):
+            picky.get("d")
     broken: Registry[type] = Registry("widget", "autotts.test-widgets", {"x": "no_such_module_here:X"})
     with pytest.raises(RegistryError, match="not installed"):
         broken.get("x")

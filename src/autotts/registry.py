@@ -84,9 +84,9 @@ class Registry(Generic[T]):
         entry = self._entries[name]
         if isinstance(entry, str):
             obj = _import_reference(entry, self.kind, name)
-            self._entries[name] = obj
             if self._on_load:
-                self._on_load(name, obj)
+                self._on_load(name, obj)  # may refuse the object: then the reference stays unresolved
+            self._entries[name] = obj
             return obj
         return entry
 
