@@ -413,6 +413,19 @@ def test_serve_rejects_bad_requests_with_the_field_named(script, tmp_path):
         assert post(url + "/chat/completions", b"{")[0] == 400
 
 
+def ask_in_background(url: str) -> tuple[threading.Thread, dict]:
+    """Send question 0 to ``serve`` from a thread; its reply lands in ``box["reply"]``."""
+    box: dict = {}
+
+    def call():
+        body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
+        box["reply"] = post(url + "/chat/completions", body)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, box
+
+
 @pytest.mark.slow
 def test_graceful_shutdown_finishes_the_request_in_flight(script, tmp_path):
     with TrackingServer(script, hold=0.2) as backend, serve(
@@ -420,14 +433,7 @@ def test_graceful_shutdown_finishes_the_request_in_flight(script, tmp_path):
         "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100), "--drain", "30",
         "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
     ) as (url, proc):  # fmt: skip
-        box = {}
-
-        def call():
-            body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
-            box["reply"] = post(url + "/chat/completions", body)
-
-        thread = threading.Thread(target=call)
-        thread.start()
+        thread, box = ask_in_background(url)
         time.sleep(0.6)  # the request is in flight (its first wave takes > 1 s)
         proc.send_signal(signal.SIGTERM)
         thread.join(timeout=60)
@@ -595,14 +601,7 @@ def test_shutdown_fails_what_outlives_the_drain_with_a_clean_503(script, tmp_pat
         "--branches", str(B), "--interval", str(DELTA), "--max-tokens", str(DELTA * 100), "--drain", "1",
         "--decision-log", str(tmp_path / "d.jsonl"), cwd=tmp_path,
     ) as (url, proc):  # fmt: skip
-        box = {}
-
-        def call():
-            body = {"model": "sc", "messages": [{"role": "user", "content": "question 0"}]}
-            box["reply"] = post(url + "/chat/completions", body)
-
-        thread = threading.Thread(target=call)
-        thread.start()
+        thread, box = ask_in_background(url)
         time.sleep(0.5)  # in flight: its 7-interval reads take > 3.5 s
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..data.collect.answers import CLEANINGS, DYNASOR_SUFFIX
-from ..data.collect.collector import DEFAULT_CHAT_TEMPLATE, DEFAULT_COMPLETION_TEMPLATE
+from ..data.collect.collector import DEFAULT_CHAT_TEMPLATE, DEFAULT_COMPLETION_TEMPLATE, check_request_settings
 
 EQUIVALENCES = ("math-verify", "exact")
 
@@ -65,15 +65,7 @@ class LiveConfig:
         return DEFAULT_CHAT_TEMPLATE if self.api == "chat" else DEFAULT_COMPLETION_TEMPLATE
 
     def validate(self) -> None:
-        for key in ("branches", "interval", "max_tokens", "probe_tokens", "retries", "backend_concurrency"):
-            if getattr(self, key) < 1:
-                raise LiveConfigError(f"--{key.replace('_', '-')} must be at least 1, got {getattr(self, key)}")
-        if self.top_logprobs < 0:
-            raise LiveConfigError(f"--top-logprobs must not be negative, got {self.top_logprobs}")
-        if self.api not in ("completions", "chat"):
-            raise LiveConfigError(f"--api must be completions or chat, got {self.api!r}")
-        if "{question}" not in self.template():
-            raise LiveConfigError("--prompt-template must contain {question}")
+        check_request_settings(self, ("backend_concurrency",), LiveConfigError)
         if not self.probe_suffix:
             raise LiveConfigError("--probe-suffix must not be empty")
         if self.cleaning not in CLEANINGS:

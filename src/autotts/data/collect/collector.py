@@ -74,6 +74,21 @@ class CollectError(RuntimeError):
     """The collection cannot go on (bad configuration, server refused for good)."""
 
 
+def check_request_settings(settings: Any, counts: tuple[str, ...], error: type[Exception]) -> None:
+    """The checks every user of collect's request shapes shares (``autotts collect`` and the live
+    environment): positive counts (the common ones plus ``counts``), the API, the template. ``settings``
+    has collect's field names and a ``template()``; ``error`` is raised naming the option."""
+    for key in ("branches", "interval", "max_tokens", "probe_tokens", "retries", *counts):
+        if getattr(settings, key) < 1:
+            raise error(f"--{key.replace('_', '-')} must be at least 1, got {getattr(settings, key)}")
+    if settings.top_logprobs < 0:
+        raise error(f"--top-logprobs must not be negative, got {settings.top_logprobs}")
+    if settings.api not in ("completions", "chat"):
+        raise error(f"--api must be completions or chat, got {settings.api!r}")
+    if "{question}" not in settings.template():
+        raise error("--prompt-template must contain {question}")
+
+
 @dataclass
 class CollectConfig:
     """Everything that defines a collection. Fields in :data:`FINGERPRINT_FIELDS` decide what the
@@ -122,15 +137,7 @@ class CollectConfig:
         return self.probe_suffix if self.probe_suffix is not None else PROBE_SUFFIXES[self.answer_type]
 
     def validate(self) -> None:
-        for key in ("branches", "interval", "max_tokens", "probe_tokens", "concurrency", "retries"):
-            if getattr(self, key) < 1:
-                raise CollectError(f"--{key.replace('_', '-')} must be at least 1, got {getattr(self, key)}")
-        if self.top_logprobs < 0:
-            raise CollectError(f"--top-logprobs must not be negative, got {self.top_logprobs}")
-        if self.api not in ("completions", "chat"):
-            raise CollectError(f"--api must be completions or chat, got {self.api!r}")
-        if "{question}" not in self.template():
-            raise CollectError("--prompt-template must contain {question}")
+        check_request_settings(self, ("concurrency",), CollectError)
         if self.probe_suffix is not None and not self.probe_suffix:
             raise CollectError("--probe-suffix must not be empty")
         try:
